@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+// contact-listener: receives contact data pushed by a marketing-automation platform
+// (FastCGI or CGI), verifies it and stores it durably before answering 200.
+import PackageDescription
+
+let package = Package(
+    name: "contact-listener",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "contact-listener", targets: ["contact-listener"]),
+        // The plugin API (issue 5): build your own binary with extra handlers.
+        .library(name: "ContactListenerKit", targets: ["ContactListenerKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // Debian's libfcgi-dev; only Gateway/FastCGIConnection.swift imports it.
+        .systemLibrary(
+            name: "CFastCGI",
+            pkgConfig: "fcgi",
+            providers: [.apt(["libfcgi-dev"])]
+        ),
+        .target(
+            name: "ContactListenerKit",
+            dependencies: [
+                "CFastCGI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "contact-listener",
+            dependencies: ["ContactListenerKit"]
+        ),
+        .testTarget(
+            name: "ContactListenerKitTests",
+            dependencies: ["ContactListenerKit"]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["contact-listener"]
+        ),
+    ]
+)

@@ -1,0 +1,43 @@
+import ArgumentParser
+
+extension ContactListener {
+    /// `contact-listener cgi`: serve one CGI request (what a bare start by a web server does).
+    public struct CGI: ParsableCommand {
+        /// Help for `cgi`.
+        public static let configuration = CommandConfiguration(
+            abstract: "Serve one CGI request from the environment and stdin, then exit.",
+            discussion: """
+                A web server running this binary as a CGI script needs no arguments: the CGI \
+                environment is detected by itself. This subcommand forces CGI mode, for wrappers \
+                and tests. Shared hosting: see deploy/shared-hosting/.
+                """)
+
+        @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "file"))
+        var config: String?
+
+        /// Creates the command (ArgumentParser needs it).
+        public init() {}
+
+        /// Runs `cgi`.
+        public func run() throws {
+            let status = Self.run(configPath: config, environment: ProcessEnvironment.current)
+            if status != 0 { throw ExitCode(status) }
+        }
+
+        /// Serves the request; a broken configuration still gets a JSON 503, never a bare 500.
+        static func run(configPath: String?, environment: [String: String]) -> Int32 {
+            let pipeline: RequestPipeline
+            do {
+                pipeline = try Runtime.makePipeline(configPath: configPath, environment: environment)
+            } catch {
+                Runtime.complain("\(error)")
+                let response = Response.error(503, "the listener is misconfigured; its administrator must check the web server's error log")
+                response.wireBytes.withUnsafeBytes { try? FileSystem.writeAll(1, $0, target: "stdout") }
+                return 0
+            }
+            CGIGateway.serve(pipeline: pipeline, environment: environment)
+            pipeline.handlers.close()
+            return 0
+        }
+    }
+}

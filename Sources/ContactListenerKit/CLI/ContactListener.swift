@@ -1,0 +1,59 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `contact-listener` command: receives contacts from a marketing-automation platform
+/// behind nginx or Apache (FastCGI), or as a CGI script, and stores them durably.
+public struct ContactListener: ParsableCommand {
+    /// The command's help and subcommands.
+    public static let configuration = CommandConfiguration(
+        commandName: "contact-listener",
+        abstract: "Receive contacts pushed by a marketing-automation platform, verify them and store them durably.",
+        discussion: """
+            The platform's "Synch Contact to Third Party" action POSTs each contact (form-encoded \
+            as PHP's http_build_query writes it) or sends a GET built from shortcodes. This program \
+            decodes it exactly as PHP's $_POST would, turns it into a contact event, hands it to \
+            the configured handlers, and answers 200 only once every handler has stored it.
+
+            Run with no arguments it decides by itself, like any libfcgi program: a listening \
+            socket on fd 0 (spawn-fcgi, mod_fcgid) or from systemd means FastCGI; a CGI \
+            environment (GATEWAY_INTERFACE) means one CGI request.
+
+            Examples:
+              contact-listener serve --listen unix:/run/contact-listener/listener.sock
+              contact-listener serve --listen 127.0.0.1:9000 --threads 8
+              contact-listener check-config --config /etc/contact-listener.yaml
+              printf 'contact[email]=a%%40b.c' | contact-listener decode --raw
+
+            Configuration: --config FILE, else $CONTACT_LISTENER_CONFIG, else \
+            contact-listener.yaml beside the executable, else built-in defaults (events appended \
+            to ./data/events.jsonl).
+            """,
+        version: ContactListener.version,
+        subcommands: [Serve.self, CGI.self, Decode.self, CheckConfig.self, Handlers.self]
+    )
+
+    /// The version printed by `--version`.
+    public static let version = "0.1.0"
+
+    /// Creates the command (ArgumentParser needs it).
+    public init() {}
+
+    /// Runs the listener with the built-in handlers plus `handlers` (your own types).
+    /// With no arguments, serves FastCGI on an inherited socket or one CGI request.
+    public static func main(handlers: [any ContactHandlerFactory.Type]) -> Never {
+        HandlerRegistry.register(handlers)
+        if CommandLine.arguments.count == 1 {
+            let environment = ProcessEnvironment.current
+            if ListenSocket.inherited(environment: environment) != nil {
+                Glibc.exit(Serve.run(configPath: nil, listen: nil, threads: nil, environment: environment))
+            }
+            if CGIGateway.isCGI(environment: environment) {
+                Glibc.exit(CGI.run(configPath: nil, environment: environment))
+            }
+        }
+        main()
+        Glibc.exit(0)
+    }
+}

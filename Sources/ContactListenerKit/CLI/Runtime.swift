@@ -1,0 +1,40 @@
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What every serving mode sets up the same way: logging, the configuration, the handlers.
+enum Runtime {
+    /// Exit status for a bad configuration (sysexits.h `EX_CONFIG`).
+    static let configurationExitCode: Int32 = 78
+
+    /// Sends log lines to stderr (the web server's error log in CGI mode) at `level`.
+    static func bootstrapLogging(level: String) {
+        let parsed = Logger.Level(rawValue: level) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = parsed
+            return handler
+        }
+    }
+
+    /// Loads the configuration and builds the pipeline, or explains what is wrong.
+    static func makePipeline(
+        configPath: String?, environment: [String: String], adjust: (inout ListenerConfiguration) throws(ConfigurationError) -> Void = { _ in }
+    ) throws(ConfigurationError) -> RequestPipeline {
+        var configuration = try ConfigurationLoader.load(explicit: configPath, environment: environment)
+        try adjust(&configuration)
+        bootstrapLogging(level: configuration.logLevel)
+        let handlers = try HandlerRegistry.makeHandlers(configuration.handlers)
+        return RequestPipeline(
+            configuration: configuration, handlers: HandlerSet(handlers), logger: Logger(label: "contact-listener"))
+    }
+
+    /// Prints one line to stderr.
+    static func complain(_ message: String) {
+        var line = "contact-listener: \(message)\n"
+        line.withUTF8 { buffer in
+            try? FileSystem.writeAll(2, UnsafeRawBufferPointer(buffer), target: "stderr")
+        }
+    }
+}

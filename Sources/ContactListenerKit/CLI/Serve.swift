@@ -1,0 +1,118 @@
+import ArgumentParser
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension ContactListener {
+    /// `contact-listener serve`: the multi-threaded FastCGI listener.
+    public struct Serve: ParsableCommand {
+        /// Help for `serve`.
+        public static let configuration = CommandConfiguration(
+            abstract: "Serve FastCGI requests from nginx or Apache until SIGTERM.",
+            discussion: """
+                Point the web server at the socket: nginx `fastcgi_pass unix:/run/contact-listener/listener.sock;` \
+                or Apache `SetHandler "proxy:unix:/run/contact-listener/listener.sock|fcgi://localhost/"` \
+                (deploy/ has complete, commented recipes).
+
+                Without --listen and without `listen:` in the config, the socket handed over on \
+                fd 0 (spawn-fcgi, mod_fcgid) or by systemd socket activation is used.
+
+                SIGTERM or SIGINT: stop accepting, answer the requests in flight, exit 0.
+                """)
+
+        @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "file"))
+        var config: String?
+
+        @Option(name: .long, help: ArgumentHelp("unix:/path/to.sock, HOST:PORT or :PORT (loopback); overrides `listen:`.", valueName: "address"))
+        var listen: String?
+
+        @Option(name: .long, help: ArgumentHelp("Worker threads (default 4, or `threads:`); each serves one request at a time.", valueName: "n"))
+        var threads: Int?
+
+        /// Creates the command (ArgumentParser needs it).
+        public init() {}
+
+        /// Runs `serve`.
+        public func run() throws {
+            let status = Self.run(configPath: config, listen: listen, threads: threads, environment: ProcessEnvironment.current)
+            if status != 0 { throw ExitCode(status) }
+        }
+
+        /// Serves until stopped; returns the exit status.
+        static func run(configPath: String?, listen: String?, threads: Int?, environment: [String: String]) -> Int32 {
+            // Before any thread exists, so every thread inherits the mask (see SignalWaiter).
+            SignalWaiter.blockHandledSignals()
+            let pipeline: RequestPipeline
+            do {
+                pipeline = try Runtime.makePipeline(configPath: configPath, environment: environment) { configuration throws(ConfigurationError) in
+                    if let listen {
+                        guard let address = ListenAddress(listen) else {
+                            throw ConfigurationError(file: "--listen", line: nil, key: "", reason: "expected unix:/path/to.sock or HOST:PORT, got '\(listen)'")
+                        }
+                        configuration.listen = address
+                    }
+                    if let threads {
+                        guard (1...1024).contains(threads) else {
+                            throw ConfigurationError(file: "--threads", line: nil, key: "", reason: "must be between 1 and 1024")
+                        }
+                        configuration.threads = threads
+                    }
+                }
+            } catch {
+                Runtime.complain("\(error)")
+                return Runtime.configurationExitCode
+            }
+            let configuration = pipeline.configuration
+            let logger = Logger(label: "contact-listener")
+            let fd: Int32
+            let described: String
+            if let address = configuration.listen {
+                do {
+                    fd = try ListenSocket.open(address, mode: configuration.socketMode, group: configuration.socketGroup)
+                } catch {
+                    Runtime.complain(error.description)
+                    pipeline.handlers.close()
+                    return 71  // EX_OSERR
+                }
+                described = address.description
+            } else if let inherited = ListenSocket.inherited(environment: environment) {
+                fd = inherited
+                described = "inherited socket on fd \(inherited)"
+            } else {
+                Runtime.complain("no socket to listen on: pass --listen unix:/path/to.sock (or 127.0.0.1:9000), set `listen:` in the config, or start me from spawn-fcgi or systemd")
+                pipeline.handlers.close()
+                return 64  // EX_USAGE
+            }
+            let server = FastCGIServer(listenFD: fd, threads: configuration.threads, pipeline: pipeline, logger: logger)
+            logger.info("listening", metadata: [
+                "on": .string(described), "threads": .stringConvertible(configuration.threads),
+                "config": .string(configuration.source),
+                "handlers": .string(configuration.handlers.map { "\($0.name)(\($0.type))" }.joined(separator: ",")),
+            ])
+            let runner: WorkerThread
+            do {
+                runner = try WorkerThread {
+                    do { try server.run() } catch { logger.critical("FastCGI failed", metadata: ["error": .string("\(error)")]) }
+                }
+            } catch {
+                Runtime.complain(error.description)
+                return 71
+            }
+            while true {
+                let signal = SignalWaiter.next()
+                if signal == SIGTERM || signal == SIGINT {
+                    logger.info("stopping: answering requests in flight", metadata: ["signal": .stringConvertible(signal)])
+                    server.stop()
+                    break
+                }
+                logger.notice("signal ignored (reload arrives with the operations issue)", metadata: ["signal": .stringConvertible(signal)])
+            }
+            runner.join()
+            pipeline.handlers.close()
+            if case .unix(let path) = configuration.listen { unlink(path) }
+            logger.info("stopped")
+            return 0
+        }
+    }
+}

@@ -1,0 +1,144 @@
+@preconcurrency import Yams
+
+/// A position in a parsed configuration file: typed accessors that report the file,
+/// line and key path of a bad value, and expand `${VAR}` from the environment.
+// `@unchecked`: Yams.Node is an immutable value tree that Yams doesn't annotate Sendable.
+public struct ConfigNode: @unchecked Sendable {
+    /// The YAML node (JSON is YAML too).
+    public let node: Node
+    /// The dotted key path of this node (`handlers[0]`).
+    public let path: String
+    /// The file it came from.
+    public let file: String
+    /// The environment used for `${VAR}` expansion.
+    let environment: [String: String]
+
+    /// Wraps `node`, found at `path` in `file`.
+    public init(node: Node, path: String, file: String, environment: [String: String]) {
+        self.node = node
+        self.path = path
+        self.file = file
+        self.environment = environment
+    }
+
+    /// An error about this node.
+    public func error(_ reason: String) -> ConfigurationError {
+        ConfigurationError(file: file, line: node.mark.map { $0.line }, key: path, reason: reason)
+    }
+
+    private func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// The keys of a mapping, in file order.
+    public var keys: [String] {
+        node.mapping?.keys.compactMap { $0.string } ?? []
+    }
+
+    /// Fails unless this node is a mapping whose keys are all in `allowed`.
+    public func requireMapping(allowed: [String]) throws(ConfigurationError) {
+        guard node.mapping != nil else { throw error("expected a mapping of keys to values") }
+        for key in keys where !allowed.contains(key) {
+            throw ConfigurationError(
+                file: file, line: self[key]?.node.mark.map { $0.line }, key: childPath(key),
+                reason: "unknown key; known keys here are: \(allowed.joined(separator: ", "))")
+        }
+    }
+
+    /// The child under `key`, or nil when absent (or null).
+    public subscript(key: String) -> ConfigNode? {
+        guard let mapping = node.mapping, let child = mapping[key] else { return nil }
+        if case .scalar(let scalar) = child, scalar.style == .plain, scalar.string == "null" || scalar.string == "~" || scalar.string.isEmpty {
+            return nil
+        }
+        return ConfigNode(node: child, path: childPath(key), file: file, environment: environment)
+    }
+
+    /// The elements of a sequence.
+    public func elements() throws(ConfigurationError) -> [ConfigNode] {
+        guard let sequence = node.sequence else { throw error("expected a list") }
+        return sequence.enumerated().map {
+            ConfigNode(node: $1, path: "\(path)[\($0)]", file: file, environment: environment)
+        }
+    }
+
+    /// This scalar as a string, with `${VAR}` and `${VAR:-default}` expanded.
+    public func string() throws(ConfigurationError) -> String {
+        guard let scalar = node.scalar else { throw error("expected a single value, not a list or mapping") }
+        return try expand(scalar.string)
+    }
+
+    /// This scalar as an integer; accepts `8388608`, `8M`, `64k`, `1G` for sizes.
+    public func int() throws(ConfigurationError) -> Int {
+        let text = try string()
+        let multipliers: [Character: Int] = ["k": 1024, "K": 1024, "m": 1 << 20, "M": 1 << 20, "g": 1 << 30, "G": 1 << 30]
+        var digits = Substring(text)
+        var multiplier = 1
+        if let last = digits.last, let factor = multipliers[last] {
+            multiplier = factor
+            digits = digits.dropLast()
+        }
+        guard let value = Int(digits), value >= 0 else {
+            throw error("expected a non-negative whole number (like 8388608 or 8M), got '\(text)'")
+        }
+        let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
+        if overflow { throw error("number '\(text)' is too large") }
+        return product
+    }
+
+    /// This scalar as a boolean (`true`/`false`, `yes`/`no`, `on`/`off`).
+    public func bool() throws(ConfigurationError) -> Bool {
+        switch try string().lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        case let other: throw error("expected true or false, got '\(other)'")
+        }
+    }
+
+    /// One string or a list of strings, as a list.
+    public func stringList() throws(ConfigurationError) -> [String] {
+        if node.sequence != nil {
+            var result: [String] = []
+            for element in try elements() { result.append(try element.string()) }
+            return result
+        }
+        return [try string()]
+    }
+
+    /// Expands `${VAR}` and `${VAR:-default}`; an unset variable without default is an error.
+    func expand(_ text: String) throws(ConfigurationError) -> String {
+        guard text.contains("${") else { return text }
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw error("unterminated '${' in '\(text)'")
+            }
+            let expression = rest[start.upperBound..<end]
+            let parts = expression.split(separator: ":-", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0])
+            if let value = environment[name] {
+                result += value
+            } else if parts.count == 2 {
+                result += parts[1]
+            } else {
+                throw error("environment variable \(name) is not set (write ${\(name):-default} for a fallback)")
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+}
+
+extension Substring {
+    /// The first range of `needle` (no Foundation needed).
+    func range(of needle: String) -> Range<Index>? {
+        var index = startIndex
+        while index < endIndex {
+            if self[index...].hasPrefix(needle) {
+                return index..<self.index(index, offsetBy: needle.count)
+            }
+            index = self.index(after: index)
+        }
+        return nil
+    }
+}

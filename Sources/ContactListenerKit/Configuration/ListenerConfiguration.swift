@@ -1,0 +1,133 @@
+import Logging
+@preconcurrency import Yams
+
+/// The listener's effective configuration: what `check-config` prints and `serve` uses.
+public struct ListenerConfiguration: Sendable {
+    /// Where the config came from (a path, or "built-in defaults").
+    public var source: String
+    /// The FastCGI listening address; nil means "the socket handed over on fd 0 / by systemd".
+    public var listen: ListenAddress?
+    /// Permission bits of a unix socket (default 0660: the web server's group may connect).
+    public var socketMode: UInt32 = 0o660
+    /// Group that owns a unix socket (e.g. `www-data`); nil keeps the process's group.
+    public var socketGroup: String?
+    /// Worker threads in the FastCGI accept loop.
+    public var threads: Int = 4
+    /// Decoding limits.
+    public var limits: FormLimits = .default
+    /// Handlers in the order they take each event.
+    public var handlers: [HandlerConfiguration]
+    /// Minimum log level (`trace` … `critical`).
+    public var logLevel: String = "info"
+
+    /// The top-level keys a config file may use.
+    public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level"]
+
+    /// The built-in defaults: a JSON-lines file under `./data/`.
+    public static func defaults(environment: [String: String] = ProcessEnvironment.current) -> ListenerConfiguration {
+        let node = ConfigNode(
+            node: .mapping(["type": "jsonl", "path": "data/events.jsonl"]), path: "handlers[0]",
+            file: "built-in defaults", environment: environment)
+        return ListenerConfiguration(
+            source: "built-in defaults",
+            handlers: [HandlerConfiguration(type: "jsonl", name: "jsonl", options: node, baseDirectory: ".")])
+    }
+
+    /// Parses YAML (or JSON) `text` read from `file`; relative paths resolve against `baseDirectory`.
+    public static func parse(
+        _ text: String, file: String, baseDirectory: String,
+        environment: [String: String] = ProcessEnvironment.current
+    ) throws(ConfigurationError) -> ListenerConfiguration {
+        let parsed: Node?
+        do {
+            parsed = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigurationError(file: file, line: nil, key: "", reason: "not valid YAML or JSON: \(error)")
+        }
+        var configuration = defaults(environment: environment)
+        configuration.source = file
+        guard let parsed else { return configuration }  // an empty file means the defaults
+        let root = ConfigNode(node: parsed, path: "", file: file, environment: environment)
+        try root.requireMapping(allowed: topLevelKeys)
+
+        if let listen = root["listen"] {
+            let text = try listen.string()
+            guard let address = ListenAddress(text) else {
+                throw listen.error("expected 'unix:/path/to.sock' or 'HOST:PORT', got '\(text)'")
+            }
+            configuration.listen = address
+        }
+        if let mode = root["socket_mode"] {
+            let text = try mode.string()
+            guard let bits = UInt32(text, radix: 8), bits <= 0o777 else {
+                throw mode.error("expected octal permission bits like \"0660\", got '\(text)'")
+            }
+            configuration.socketMode = bits
+        }
+        configuration.socketGroup = try root["socket_group"]?.string()
+        if let threads = root["threads"] {
+            configuration.threads = try threads.int()
+            guard (1...1024).contains(configuration.threads) else { throw threads.error("must be between 1 and 1024") }
+        }
+        if let limits = root["limits"] {
+            configuration.limits = try parseLimits(limits)
+        }
+        if let level = root["log_level"] {
+            configuration.logLevel = try level.string()
+            guard Logger.Level(rawValue: configuration.logLevel) != nil else {
+                throw level.error("expected one of trace, debug, info, notice, warning, error, critical")
+            }
+        }
+        if let handlers = root["handlers"] {
+            configuration.handlers = []
+            var names: Set<String> = []
+            for element in try handlers.elements() {
+                try element.requireMapping(allowed: element.keys)  // each handler checks its own keys
+                guard let type = try element["type"]?.string() else {
+                    throw element.error("every handler needs a 'type' (see `contact-listener handlers`)")
+                }
+                let name = try element["name"]?.string() ?? type
+                guard names.insert(name).inserted else {
+                    throw element.error("two handlers are named '\(name)'; give one a 'name:'")
+                }
+                configuration.handlers.append(
+                    HandlerConfiguration(type: type, name: name, options: element, baseDirectory: baseDirectory))
+            }
+        }
+        return configuration
+    }
+
+    private static func parseLimits(_ node: ConfigNode) throws(ConfigurationError) -> FormLimits {
+        try node.requireMapping(allowed: ["max_body_bytes", "max_vars", "max_depth", "max_key_bytes", "max_value_bytes"])
+        var limits = FormLimits.default
+        func positive(_ key: String) throws(ConfigurationError) -> Int? {
+            guard let child = node[key] else { return nil }
+            let value = try child.int()
+            if value < 1 { throw child.error("must be at least 1") }
+            return value
+        }
+        limits.maxBodyBytes = try positive("max_body_bytes") ?? limits.maxBodyBytes
+        limits.maxVars = try positive("max_vars") ?? limits.maxVars
+        limits.maxDepth = try positive("max_depth") ?? limits.maxDepth
+        limits.maxKeyBytes = try positive("max_key_bytes") ?? limits.maxKeyBytes
+        limits.maxValueBytes = try positive("max_value_bytes") ?? limits.maxValueBytes
+        return limits
+    }
+}
+
+/// One configured handler: its type, unique name and raw options, checked by its factory.
+public struct HandlerConfiguration: Sendable {
+    /// The handler type (`jsonl`, …).
+    public var type: String
+    /// A unique name (defaults to the type), used in logs and the spool.
+    public var name: String
+    /// The handler's mapping from the config file.
+    public var options: ConfigNode
+    /// The directory relative paths resolve against (the config file's).
+    public var baseDirectory: String
+
+    /// Resolves a possibly relative path against `baseDirectory`.
+    public func resolve(path: String) -> String {
+        path.hasPrefix("/") || baseDirectory == "." ? path : "\(baseDirectory)/\(path)"
+    }
+}

@@ -1,0 +1,95 @@
+extension ContactEvent {
+    /// The top-level keys of the structured POST; any of them present means structured mode.
+    public static let sectionNames: [String] = [
+        "contact", "fields", "campaigns-opened", "links-clicked", "pages-visited",
+        "automation-triggered", "goals-reached", "webhooks-triggered", "lead-score", "lead-status",
+    ]
+
+    /// Flat shortcode parameters that fill `contact` rather than `fields`.
+    static let flatContactKeys: Set<String> = ["id", "email", "phone", "profile_url"]
+
+    /// Structured mode when any section key is present in a non-GET request, else shortcode mode.
+    public static func mode(of form: FormArray, method: String) -> EventMode {
+        if method == "GET" { return .shortcode }
+        for key in form.keys {
+            if case .string(let name) = key, sectionNames.contains(name) { return .structured }
+        }
+        return .shortcode
+    }
+
+    /// Maps a decoded request (`$_REQUEST`-style tree) to an event.
+    ///
+    /// Structured sections decode in both modes. In shortcode mode, flat `transactionid`,
+    /// `email`, `phone`, `id` and `profile_url` fill the event and `contact` (a structured
+    /// `contact[…]` value wins), and every other flat parameter becomes a `fields` entry
+    /// `{name, value}` in query order. Anything else goes to `extra`.
+    public init(form: FormArray, metadata: EventMetadata) throws(EventError) {
+        self.init(metadata: metadata)
+        let shortcode = metadata.mode == .shortcode
+        var flatContact: [(String, String)] = []
+        for (key, value) in form.entries {
+            guard case .string(let name) = key else {
+                extra[key] = value
+                continue
+            }
+            if name == "transactionid" {
+                guard case .string(let text) = value else { throw .expectedString(key: name) }
+                transactionID = text
+            } else if try decodeSection(name, value) {
+                continue
+            } else if shortcode, case .string(let text) = value {
+                if Self.flatContactKeys.contains(name) {
+                    flatContact.append((name, text))
+                } else {
+                    fields.append(Field(name: name, value: text))
+                }
+            } else {
+                extra[key] = value
+            }
+        }
+        for (name, text) in flatContact {
+            guard let slot = Contact.keys.first(where: { $0.name == name }) else { continue }
+            if contact[keyPath: slot.path] == nil { contact[keyPath: slot.path] = text }
+        }
+    }
+
+    /// Decodes one structured section; false when `name` is not a section.
+    private mutating func decodeSection(_ name: String, _ value: FormValue) throws(EventError) -> Bool {
+        switch name {
+        case "contact":
+            guard case .array(let array) = value else { throw .expectedArray(key: name) }
+            contact = try Contact(form: array, section: name, index: nil)
+        case "fields": fields = try Self.records(value, section: name)
+        case "campaigns-opened": campaignsOpened = try Self.records(value, section: name)
+        case "links-clicked": linksClicked = try Self.records(value, section: name)
+        case "pages-visited": pagesVisited = try Self.records(value, section: name)
+        case "automation-triggered": automationTriggered = try Self.records(value, section: name)
+        case "goals-reached": goalsReached = try Self.records(value, section: name)
+        case "webhooks-triggered": webhooksTriggered = try Self.records(value, section: name)
+        case "lead-score": leadScore = try Self.records(value, section: name)
+        case "lead-status":
+            // Sent as one `{score,label}` object, or as a list of them.
+            guard case .array(let array) = value else { throw .expectedArray(key: name) }
+            if array.values.contains(where: { $0.stringValue != nil }) {
+                leadStatus = [try LeadStatus(form: array, section: name, index: nil)]
+            } else {
+                leadStatus = try Self.records(value, section: name)
+            }
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// The records of a list section, in the order sent (keys need not be `0..n-1`).
+    private static func records<Record: SectionRecord>(_ value: FormValue, section: String) throws(EventError) -> [Record] {
+        guard case .array(let list) = value else { throw .expectedArray(key: section) }
+        var records: [Record] = []
+        records.reserveCapacity(list.count)
+        for (key, entry) in list.entries {
+            guard case .array(let array) = entry else { throw .expectedArray(key: "\(section)[\(key)]") }
+            records.append(try Record(form: array, section: section, index: key))
+        }
+        return records
+    }
+}

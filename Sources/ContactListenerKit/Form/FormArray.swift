@@ -1,0 +1,130 @@
+/// An insertion-ordered array with PHP's key rules (`HashTable` semantics).
+///
+/// Updating an existing key keeps its position; `append` uses PHP's next free index
+/// (`nNextFreeElement`). Lookups are linear for small arrays and go through a
+/// randomly seeded `Dictionary` once an array grows, so colliding keys can't flood it.
+public struct FormArray: Sendable, Equatable {
+    /// The keys in insertion order.
+    public private(set) var keys: [FormKey] = []
+    /// The values, parallel to `keys`.
+    public private(set) var values: [FormValue] = []
+    private var index: [FormKey: Int]? = nil
+    /// PHP's `nNextFreeElement`; `Int.min` means "nothing inserted yet, next is 0".
+    private var nextFree: Int = Int.min
+
+    private static let indexThreshold = 12
+
+    /// An empty array.
+    public init() {}
+
+    /// Builds an array from key/value pairs with PHP's update semantics.
+    public init(_ pairs: [(FormKey, FormValue)]) {
+        for (key, value) in pairs { self[key] = value }
+    }
+
+    /// The number of entries.
+    public var count: Int { keys.count }
+
+    /// True when the array has no entries.
+    public var isEmpty: Bool { keys.isEmpty }
+
+    /// The entries in order.
+    public var entries: Zip2Sequence<[FormKey], [FormValue]> { zip(keys, values) }
+
+    /// True when the keys are exactly `0..<count` in order: PHP's `array_is_list`, which
+    /// decides whether `json_encode` writes a JSON list or an object.
+    public var isList: Bool {
+        for (position, key) in keys.enumerated() where key != .int(position) { return false }
+        return true
+    }
+
+    /// The position of `key`, if present.
+    public func position(of key: FormKey) -> Int? {
+        if let index { return index[key] }
+        return keys.firstIndex(of: key)
+    }
+
+    /// The value stored under `key`; setting one updates it in place or inserts it at the end.
+    public subscript(key: FormKey) -> FormValue? {
+        get { position(of: key).map { values[$0] } }
+        set {
+            guard let newValue else { return }  // PHP's form decoding never deletes
+            if let position = position(of: key) {
+                values[position] = newValue
+            } else {
+                insert(key, newValue)
+            }
+        }
+    }
+
+    /// The value stored under a string key, normalized as PHP would (`"0"` finds key 0).
+    public subscript(name: String) -> FormValue? {
+        self[FormKey(name)]
+    }
+
+    /// Appends `value` under the next free integer key, as `$a[] = value` does.
+    /// Returns false, storing nothing, when PHP would fail (the next index is taken at `Int.max`).
+    @discardableResult
+    public mutating func append(_ value: FormValue) -> Bool {
+        let key = FormKey.int(nextFree == Int.min ? 0 : nextFree)
+        if position(of: key) != nil { return false }
+        insert(key, value)
+        return true
+    }
+
+    /// Runs `body` on the nested array under `key`, creating it (or replacing a leaf with
+    /// an empty array) first, as PHP does for each `[…]` level of a name.
+    /// With a nil key it appends a new array; returns nil when that append fails.
+    mutating func withNestedArray<Result>(
+        at key: FormKey?, _ body: (inout FormArray) throws -> Result
+    ) rethrows -> Result? {
+        let position: Int
+        if let key {
+            if let existing = self.position(of: key) {
+                position = existing
+            } else {
+                insert(key, .array(FormArray()))
+                position = values.count - 1
+            }
+        } else {
+            guard append(.array(FormArray())) else { return nil }
+            position = values.count - 1
+        }
+        var nested: FormArray
+        if case .array(let array) = values[position] { nested = array } else { nested = FormArray() }
+        values[position] = .string("")  // keep `nested` uniquely referenced while it changes
+        defer { values[position] = .array(nested) }
+        return try body(&nested)
+    }
+
+    /// Recursively merges `other` into this array (PHP's `php_autoglobal_merge`).
+    mutating func merge(_ other: FormArray) {
+        for (key, value) in other.entries {
+            if case .array = value, let position = position(of: key), case .array = values[position] {
+                values[position].merge(value)
+            } else {
+                self[key] = value
+            }
+        }
+    }
+
+    private mutating func insert(_ key: FormKey, _ value: FormValue) {
+        keys.append(key)
+        values.append(value)
+        if case .int(let number) = key, number >= nextFree {
+            nextFree = number < Int.max ? number + 1 : Int.max
+        }
+        if index != nil {
+            index?[key] = keys.count - 1
+        } else if keys.count > FormArray.indexThreshold {
+            var built = [FormKey: Int](minimumCapacity: keys.count * 2)
+            for (position, existing) in keys.enumerated() { built[existing] = position }
+            index = built
+        }
+    }
+
+    /// Order-sensitive equality: same keys and values in the same order.
+    public static func == (lhs: FormArray, rhs: FormArray) -> Bool {
+        lhs.keys == rhs.keys && lhs.values == rhs.values
+    }
+}

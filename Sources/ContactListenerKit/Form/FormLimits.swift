@@ -1,0 +1,28 @@
+/// Size, count and depth limits applied while decoding, so hostile input is refused
+/// whole (never truncated the way PHP does with a mere warning).
+public struct FormLimits: Sendable, Equatable {
+    /// Largest request body accepted, in bytes (PHP's `post_max_size` is 8M).
+    public var maxBodyBytes: Int
+    /// Most variables (`name=value` pairs, multipart parts, JSON leaves) in one request.
+    public var maxVars: Int
+    /// Deepest nesting of `[…]` levels or JSON containers (PHP's `max_input_nesting_level`).
+    public var maxDepth: Int
+    /// Longest variable name, in bytes after URL-decoding.
+    public var maxKeyBytes: Int
+    /// Longest single value, in bytes after URL-decoding.
+    public var maxValueBytes: Int
+
+    /// The defaults: as safe as PHP's, and roomy enough for real contacts.
+    public static let `default` = FormLimits(
+        maxBodyBytes: 8 * 1024 * 1024, maxVars: 10_000, maxDepth: 64,
+        maxKeyBytes: 4096, maxValueBytes: 8 * 1024 * 1024)
+
+    /// Creates a set of limits.
+    public init(maxBodyBytes: Int, maxVars: Int, maxDepth: Int, maxKeyBytes: Int, maxValueBytes: Int) {
+        self.maxBodyBytes = maxBodyBytes
+        self.maxVars = maxVars
+        self.maxDepth = maxDepth
+        self.maxKeyBytes = maxKeyBytes
+        self.maxValueBytes = maxValueBytes
+    }
+}

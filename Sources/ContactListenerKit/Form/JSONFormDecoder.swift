@@ -1,0 +1,237 @@
+/// Decodes an `application/json` body into the same tree a form body gives, as PHP's
+/// `json_decode($body, true)` would: objects become arrays whose numeric-string keys are
+/// integer keys (`zend_symtable_update`), and lists become arrays keyed `0..n-1`.
+///
+/// Leaves stay the text that was sent: a number keeps its literal digits, `true` and
+/// `false` become `"true"` and `"false"`, and `null` becomes `""`.
+public struct JSONFormDecoder: Sendable {
+    /// The limits enforced while decoding (`maxDepth` bounds the recursion).
+    public var limits: FormLimits
+
+    /// Creates a decoder.
+    public init(limits: FormLimits = .default) {
+        self.limits = limits
+    }
+
+    /// Decodes `input`, whose top level must be an object or a list.
+    public func decode(_ input: UnsafeBufferPointer<UInt8>) throws(FormError) -> FormArray {
+        var parser = Parser(input: input, limits: limits)
+        parser.skipWhitespace()
+        guard parser.position < input.count,
+              input[parser.position] == UInt8(ascii: "{") || input[parser.position] == UInt8(ascii: "[") else {
+            if parser.position >= input.count { throw .invalidJSON(offset: 0, reason: "empty body") }
+            throw .jsonNotAnObject
+        }
+        let value = try parser.parseValue(depth: 0, path: "")
+        parser.skipWhitespace()
+        if parser.position != input.count { throw parser.failure("unexpected data after the top-level value") }
+        return value.arrayValue ?? FormArray()
+    }
+
+    /// Decodes the bytes of `input`.
+    public func decode(_ input: some Collection<UInt8>) throws(FormError) -> FormArray {
+        let bytes = Array(input)
+        return try bytes.withUnsafeBufferPointer { (buffer) throws(FormError) -> FormArray in try decode(buffer) }
+    }
+
+    private struct Parser {
+        let input: UnsafeBufferPointer<UInt8>
+        let limits: FormLimits
+        var position = 0
+        var leaves = 0
+
+        init(input: UnsafeBufferPointer<UInt8>, limits: FormLimits) {
+            self.input = input
+            self.limits = limits
+        }
+
+        func failure(_ reason: String) -> FormError { .invalidJSON(offset: position, reason: reason) }
+
+        mutating func skipWhitespace() {
+            while position < input.count {
+                switch input[position] {
+                case 0x20, 0x09, 0x0A, 0x0D: position += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func expect(_ byte: UInt8) throws(FormError) {
+            skipWhitespace()
+            guard position < input.count, input[position] == byte else {
+                throw failure("expected '\(Character(Unicode.Scalar(byte)))'")
+            }
+            position += 1
+        }
+
+        mutating func parseValue(depth: Int, path: String) throws(FormError) -> FormValue {
+            skipWhitespace()
+            guard position < input.count else { throw failure("unexpected end of input") }
+            switch input[position] {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                // PHP counts the top level as depth 1 (json_decode's $depth).
+                if depth + 1 > limits.maxDepth + 1 { throw .tooDeep(name: path, limit: limits.maxDepth) }
+                return .array(try parseContainer(depth: depth + 1, path: path))
+            case UInt8(ascii: "\""):
+                try countLeaf()
+                let text = try parseString()
+                if text.utf8.count > limits.maxValueBytes { throw .valueTooLong(name: path, limit: limits.maxValueBytes) }
+                return .string(text)
+            case UInt8(ascii: "t"): try literal("true"); try countLeaf(); return .string("true")
+            case UInt8(ascii: "f"): try literal("false"); try countLeaf(); return .string("false")
+            case UInt8(ascii: "n"): try literal("null"); try countLeaf(); return .string("")
+            default:
+                try countLeaf()
+                return .string(try parseNumber())
+            }
+        }
+
+        mutating func countLeaf() throws(FormError) {
+            leaves += 1
+            if leaves > limits.maxVars { throw .tooManyVariables(limit: limits.maxVars) }
+        }
+
+        mutating func parseContainer(depth: Int, path: String) throws(FormError) -> FormArray {
+            let isObject = input[position] == UInt8(ascii: "{")
+            let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            position += 1
+            var array = FormArray()
+            skipWhitespace()
+            if position < input.count, input[position] == close {
+                position += 1
+                return array
+            }
+            while true {
+                skipWhitespace()
+                if isObject {
+                    guard position < input.count, input[position] == UInt8(ascii: "\"") else {
+                        throw failure("expected a string key")
+                    }
+                    let name = try parseString()
+                    if name.utf8.count > limits.maxKeyBytes {
+                        throw .keyTooLong(prefix: String(name.prefix(32)), limit: limits.maxKeyBytes)
+                    }
+                    try expect(UInt8(ascii: ":"))
+                    let childPath = path.isEmpty ? name : "\(path)[\(name)]"
+                    array[FormKey(name)] = try parseValue(depth: depth, path: childPath)
+                } else {
+                    let childPath = "\(path)[\(array.count)]"
+                    array.append(try parseValue(depth: depth, path: childPath))
+                }
+                skipWhitespace()
+                guard position < input.count else { throw failure("unexpected end of input") }
+                if input[position] == UInt8(ascii: ",") { position += 1; continue }
+                if input[position] == close { position += 1; return array }
+                throw failure("expected ',' or '\(Character(Unicode.Scalar(close)))'")
+            }
+        }
+
+        mutating func literal(_ word: StaticString) throws(FormError) {
+            let count = word.utf8CodeUnitCount
+            guard position + count <= input.count else { throw failure("unexpected end of input") }
+            let expected = UnsafeBufferPointer(start: word.utf8Start, count: count)
+            for offset in 0..<count where input[position + offset] != expected[offset] {
+                throw failure("invalid literal")
+            }
+            position += count
+        }
+
+        mutating func parseNumber() throws(FormError) -> String {
+            let start = position
+            func digits(_ parser: inout Parser) -> Int {
+                let begin = parser.position
+                while parser.position < parser.input.count,
+                      parser.input[parser.position] >= UInt8(ascii: "0"), parser.input[parser.position] <= UInt8(ascii: "9") {
+                    parser.position += 1
+                }
+                return parser.position - begin
+            }
+            if position < input.count, input[position] == UInt8(ascii: "-") { position += 1 }
+            let integerStart = position
+            let integerDigits = digits(&self)
+            guard integerDigits > 0 else { throw failure("invalid value") }
+            if integerDigits > 1, input[integerStart] == UInt8(ascii: "0") { throw failure("leading zero in number") }
+            if position < input.count, input[position] == UInt8(ascii: ".") {
+                position += 1
+                guard digits(&self) > 0 else { throw failure("digit expected after '.'") }
+            }
+            if position < input.count, input[position] == UInt8(ascii: "e") || input[position] == UInt8(ascii: "E") {
+                position += 1
+                if position < input.count, input[position] == UInt8(ascii: "+") || input[position] == UInt8(ascii: "-") {
+                    position += 1
+                }
+                guard digits(&self) > 0 else { throw failure("digit expected in exponent") }
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: input[start..<position]), as: UTF8.self)
+        }
+
+        mutating func parseString() throws(FormError) -> String {
+            position += 1  // opening quote
+            let start = position
+            // Fast path: no escapes.
+            while position < input.count {
+                let byte = input[position]
+                if byte == UInt8(ascii: "\"") {
+                    position += 1
+                    return String(decoding: UnsafeBufferPointer(rebasing: input[start..<position - 1]), as: UTF8.self)
+                }
+                if byte == UInt8(ascii: "\\") { break }
+                if byte < 0x20 { throw failure("control character in string") }
+                position += 1
+            }
+            var output = Array(input[start..<position])
+            while position < input.count {
+                let byte = input[position]
+                if byte == UInt8(ascii: "\"") {
+                    position += 1
+                    return String(decoding: output, as: UTF8.self)
+                }
+                if byte < 0x20 { throw failure("control character in string") }
+                if byte != UInt8(ascii: "\\") {
+                    output.append(byte)
+                    position += 1
+                    continue
+                }
+                position += 1
+                guard position < input.count else { break }
+                let escaped = input[position]
+                position += 1
+                switch escaped {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): output.append(escaped)
+                case UInt8(ascii: "b"): output.append(0x08)
+                case UInt8(ascii: "f"): output.append(0x0C)
+                case UInt8(ascii: "n"): output.append(0x0A)
+                case UInt8(ascii: "r"): output.append(0x0D)
+                case UInt8(ascii: "t"): output.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xD800..<0xDC00).contains(scalar), position + 1 < input.count,
+                       input[position] == UInt8(ascii: "\\"), input[position + 1] == UInt8(ascii: "u") {
+                        position += 2
+                        let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw failure("invalid surrogate pair") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    let character = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                    output.append(contentsOf: String(character).utf8)
+                default:
+                    throw failure("invalid escape")
+                }
+            }
+            throw failure("unterminated string")
+        }
+
+        mutating func hex4() throws(FormError) -> UInt32 {
+            guard position + 4 <= input.count else { throw failure("invalid \\u escape") }
+            var value: UInt32 = 0
+            for offset in 0..<4 {
+                guard let digit = URLEncodedFormDecoder.hexValue(input[position + offset]) else {
+                    throw failure("invalid \\u escape")
+                }
+                value = value << 4 | UInt32(digit)
+            }
+            position += 4
+            return value
+        }
+    }
+}

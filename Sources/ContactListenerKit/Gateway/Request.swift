@@ -1,0 +1,106 @@
+/// One HTTP request as the web server hands it over (FastCGI params or the CGI
+/// environment, plus the body).
+public struct Request: Sendable {
+    /// The CGI/FastCGI parameters (`REQUEST_METHOD`, `QUERY_STRING`, `HTTP_*` headers, …).
+    public var params: [String: String]
+    /// The request body (empty for GET).
+    public var body: [UInt8]
+
+    /// Creates a request.
+    public init(params: [String: String], body: [UInt8]) {
+        self.params = params
+        self.body = body
+    }
+
+    /// `REQUEST_METHOD`, upper-cased as sent.
+    public var method: String { params["REQUEST_METHOD"] ?? "GET" }
+    /// `QUERY_STRING` (may be empty).
+    public var queryString: String { params["QUERY_STRING"] ?? "" }
+    /// `CONTENT_TYPE`, or nil when absent or empty.
+    public var contentType: String? { params["CONTENT_TYPE"].flatMap { $0.isEmpty ? nil : $0 } }
+    /// `REMOTE_ADDR`.
+    public var remoteAddress: String? { params["REMOTE_ADDR"] }
+
+    /// A request header by its HTTP name (`X-Listener-Token` → `HTTP_X_LISTENER_TOKEN`).
+    public func header(_ name: String) -> String? {
+        var key = "HTTP_"
+        for byte in name.utf8 {
+            let mapped: UInt8
+            switch byte {
+            case UInt8(ascii: "-"): mapped = UInt8(ascii: "_")
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): mapped = byte - 32
+            default: mapped = byte
+            }
+            key.unicodeScalars.append(Unicode.Scalar(mapped))
+        }
+        return params[key]
+    }
+}
+
+/// Reads a request body from the web server (FastCGI stream or CGI stdin).
+public protocol BodySource {
+    /// Reads up to `buffer.count` bytes; returns 0 at end of input, or throws.
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(RequestError) -> Int
+}
+
+/// Why a request was refused before it was decoded.
+public enum RequestError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `CONTENT_LENGTH` over `limits.max_body_bytes`.
+    case bodyTooLarge(length: Int, limit: Int)
+    /// `CONTENT_LENGTH` is not a number.
+    case invalidContentLength(String)
+    /// The body ended before `CONTENT_LENGTH` bytes.
+    case truncatedBody(expected: Int, received: Int)
+    /// Reading the body failed.
+    case readFailed(String)
+
+    /// The one-line message sent to the client and logged.
+    public var description: String {
+        switch self {
+        case .bodyTooLarge(let length, let limit):
+            return "body of \(length) bytes is larger than \(limit) bytes (limits.max_body_bytes)"
+        case .invalidContentLength(let value):
+            return "CONTENT_LENGTH '\(value.prefix(32))' is not a number"
+        case .truncatedBody(let expected, let received):
+            return "body ended after \(received) of \(expected) bytes"
+        case .readFailed(let reason):
+            return "reading the body failed: \(reason)"
+        }
+    }
+}
+
+extension Request {
+    /// Builds a request from web-server parameters and a body source: the one function
+    /// both FastCGI and CGI go through (like Go's `cgi.RequestFromMap`).
+    ///
+    /// `CONTENT_LENGTH` is checked against `maxBodyBytes` before anything is read, and the
+    /// body is read with that cap, so an oversized body is never buffered.
+    public static func read(
+        params: [String: String], body source: inout some BodySource, maxBodyBytes: Int
+    ) throws(RequestError) -> Request {
+        var length = 0
+        if let text = params["CONTENT_LENGTH"], !text.isEmpty {
+            guard let value = Int(text), value >= 0 else { throw .invalidContentLength(text) }
+            length = value
+        }
+        if length > maxBodyBytes { throw .bodyTooLarge(length: length, limit: maxBodyBytes) }
+        var body = [UInt8](repeating: 0, count: length)
+        var received = 0
+        while received < length {
+            var failure: RequestError?
+            let count = body.withUnsafeMutableBytes { buffer -> Int in
+                do throws(RequestError) {
+                    return try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[received...]))
+                } catch {
+                    failure = error
+                    return 0
+                }
+            }
+            if let failure { throw failure }
+            if count == 0 { break }
+            received += count
+        }
+        if received < length { throw .truncatedBody(expected: length, received: received) }
+        return Request(params: params, body: body)
+    }
+}

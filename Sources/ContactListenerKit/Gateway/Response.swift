@@ -1,0 +1,56 @@
+/// An answer to the web server: a status, a JSON body, in CGI's response format.
+public struct Response: Sendable, Equatable {
+    /// The HTTP status code.
+    public var status: Int
+    /// The body (one line of JSON, or `pong`, …).
+    public var body: [UInt8]
+    /// The media type of `body`.
+    public var contentType: String
+
+    /// Creates a response.
+    public init(status: Int, body: [UInt8], contentType: String = "application/json") {
+        self.status = status
+        self.body = body
+        self.contentType = contentType
+    }
+
+    /// `{"ok":false,"error":"…"}` with `status`.
+    public static func error(_ status: Int, _ message: String) -> Response {
+        var writer = JSONWriter(capacity: 96 + message.utf8.count)
+        writer.beginObject()
+        writer.key("ok")
+        writer.bool(false)
+        writer.key("error")
+        writer.string(message)
+        writer.endObject()
+        writer.bytes.append(UInt8(ascii: "\n"))
+        return Response(status: status, body: writer.bytes)
+    }
+
+    /// The CGI/FastCGI wire form: `Status:` and headers, a blank line, the body.
+    public var wireBytes: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(body.count + 128)
+        bytes.append(contentsOf: "Status: \(status) \(Response.reason(status))\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\nCache-Control: no-store\r\n\r\n".utf8)
+        bytes.append(contentsOf: body)
+        return bytes
+    }
+
+    /// The standard reason phrase of the codes the listener uses.
+    public static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: return "OK"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 411: return "Length Required"
+        case 413: return "Payload Too Large"
+        case 415: return "Unsupported Media Type"
+        case 500: return "Internal Server Error"
+        case 503: return "Service Unavailable"
+        default: return "Status"
+        }
+    }
+}

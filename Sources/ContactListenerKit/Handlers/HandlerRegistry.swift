@@ -1,0 +1,41 @@
+import Synchronization
+
+/// The handler types this binary knows: the built-in ones plus any a custom build adds.
+public enum HandlerRegistry {
+    private static let extra = Mutex<[any ContactHandlerFactory.Type]>([])
+
+    /// The built-in handler types.
+    public static let builtIn: [any ContactHandlerFactory.Type] = [JSONLinesHandler.Factory.self]
+
+    /// Every known handler type; a custom type with a built-in's name replaces it.
+    public static var all: [any ContactHandlerFactory.Type] {
+        let custom = extra.withLock { $0 }
+        let customTypes = Set(custom.map { $0.type })
+        return builtIn.filter { !customTypes.contains($0.type) } + custom
+    }
+
+    /// Adds handler types (`ContactListener.main(handlers:)` calls this).
+    public static func register(_ factories: [any ContactHandlerFactory.Type]) {
+        extra.withLock { $0.append(contentsOf: factories) }
+    }
+
+    /// Builds the configured handlers, failing on an unknown type or bad option.
+    public static func makeHandlers(_ configurations: [HandlerConfiguration]) throws(ConfigurationError) -> [any ContactHandler] {
+        let factories = all
+        var handlers: [any ContactHandler] = []
+        for configuration in configurations {
+            guard let factory = factories.first(where: { $0.type == configuration.type }) else {
+                handlers.forEach { $0.close() }
+                throw configuration.options.error(
+                    "unknown handler type '\(configuration.type)'; known types: \(factories.map { $0.type }.joined(separator: ", "))")
+            }
+            do {
+                handlers.append(try factory.make(configuration))
+            } catch {
+                handlers.forEach { $0.close() }
+                throw error
+            }
+        }
+        return handlers
+    }
+}

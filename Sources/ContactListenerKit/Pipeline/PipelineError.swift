@@ -1,0 +1,48 @@
+/// Why the pipeline could not accept a request, and the status that says so.
+public enum PipelineError: Error, Sendable, CustomStringConvertible {
+    /// A method other than GET or POST.
+    case methodNotAllowed(String)
+    /// A body type the listener doesn't decode.
+    case unsupportedMediaType(String)
+    /// The request could not be read.
+    case request(RequestError)
+    /// The parameters could not be decoded.
+    case form(FormError)
+    /// The parameters don't form a contact event.
+    case event(EventError)
+    /// A handler could not store the event.
+    case handler(HandlerError)
+
+    /// The one-line message sent to the client and logged.
+    public var description: String {
+        switch self {
+        case .methodNotAllowed(let method):
+            return "method \(method.prefix(16)) is not allowed; send GET or POST"
+        case .unsupportedMediaType(let type):
+            return "Content-Type '\(type.prefix(64))' is not supported; send application/x-www-form-urlencoded, multipart/form-data or application/json"
+        case .request(let error): return error.description
+        case .form(let error): return error.description
+        case .event(let error): return error.description
+        case .handler(let error): return "the event could not be stored (\(error)); nothing was acknowledged, send it again later"
+        }
+    }
+
+    /// The HTTP status: 4xx for the client's faults, 503 when storage failed.
+    public var status: Int {
+        switch self {
+        case .methodNotAllowed: return 405
+        case .unsupportedMediaType: return 415
+        case .request(.bodyTooLarge): return 413
+        case .request(.readFailed): return 400
+        case .request: return 400
+        case .form(let error): return error.isSizeLimit ? 413 : 400
+        case .event: return 400
+        case .handler: return 503
+        }
+    }
+}
+
+extension Error {
+    /// The status for any error reaching the top of the pipeline.
+    var status: Int { (self as? PipelineError)?.status ?? 503 }
+}

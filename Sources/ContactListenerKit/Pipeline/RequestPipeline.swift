@@ -1,0 +1,164 @@
+import Logging
+
+/// The one path from a request to an answer: check the method, decode the parameters
+/// with PHP's rules, build the contact event, hand it to every handler, answer.
+///
+/// FastCGI worker threads and the CGI gateway both call `respond(to:)`; it never throws
+/// and never crashes on input: every failure becomes a 4xx/503 JSON answer and a log line.
+public final class RequestPipeline: Sendable {
+    /// The configuration in force.
+    public let configuration: ListenerConfiguration
+    /// The handlers every event goes to.
+    public let handlers: HandlerSet
+    private let logger: Logger
+    private let requestIDs = RequestIDGenerator()
+
+    /// Creates a pipeline.
+    public init(configuration: ListenerConfiguration, handlers: HandlerSet, logger: Logger) {
+        self.configuration = configuration
+        self.handlers = handlers
+        self.logger = logger
+    }
+
+    /// Answers `request`, logging one line.
+    public func respond(to request: Request) -> Response {
+        let started = Timestamp.monotonicNanoseconds()
+        let requestID = requestIDs.next()
+        var transactionID: String? = nil
+        let response: Response
+        var failure: String? = nil
+        do throws(PipelineError) {
+            let event = try makeEvent(from: request, requestID: requestID)
+            transactionID = event.transactionID
+            do {
+                try handlers.handle(Delivery(event: event))
+            } catch {
+                throw PipelineError.handler(error)
+            }
+            response = Self.accepted(event: event)
+        } catch {
+            response = .error(error.status, error.description)
+            failure = error.description
+        }
+        log(request.method, request.remoteAddress, response, bodyBytes: request.body.count,
+            started: started, requestID: requestID, transactionID: transactionID, failure: failure)
+        return response
+    }
+
+    /// Answers a request whose body could not be read (too large, truncated), logging one line.
+    public func respond(toUnreadable error: RequestError, params: [String: String]) -> Response {
+        let started = Timestamp.monotonicNanoseconds()
+        let failure = PipelineError.request(error)
+        let response = Response.error(failure.status, failure.description)
+        log(params["REQUEST_METHOD"] ?? "-", params["REMOTE_ADDR"], response,
+            bodyBytes: Int(params["CONTENT_LENGTH"] ?? "") ?? 0, started: started,
+            requestID: requestIDs.next(), transactionID: nil, failure: failure.description)
+        return response
+    }
+
+    /// Decodes `request` into a contact event, or throws the reason it can't be one.
+    public func makeEvent(from request: Request, requestID: String) throws(PipelineError) -> ContactEvent {
+        let form = try decodeParameters(request)
+        let metadata = EventMetadata(
+            receivedAt: Timestamp.now(), remoteAddress: request.remoteAddress, requestID: requestID,
+            method: request.method, mode: ContactEvent.mode(of: form, method: request.method))
+        do {
+            return try ContactEvent(form: form, metadata: metadata)
+        } catch {
+            throw .event(error)
+        }
+    }
+
+    /// The request's parameters as PHP's `$_REQUEST` would hold them: the query string,
+    /// then (for a POST) the body decoded by its Content-Type, the body winning.
+    public func decodeParameters(_ request: Request) throws(PipelineError) -> FormArray {
+        let method = request.method
+        guard method == "GET" || method == "POST" else { throw .methodNotAllowed(method) }
+        let limits = configuration.limits
+        do {
+            var form = try URLEncodedFormDecoder(limits: limits).decode(Array(request.queryString.utf8))
+            if method == "POST" {
+                // `$_REQUEST` order "GP": the body's parameters win over the query's.
+                let body = try decodeBody(request, limits: limits)
+                if form.isEmpty { form = body } else { form.merge(body) }
+            }
+            return form
+        } catch let error as PipelineError {
+            throw error
+        } catch let error as FormError {
+            throw .form(error)
+        } catch {
+            throw .form(.invalidMultipart(reason: "\(error)"))  // unreachable: decoders throw FormError
+        }
+    }
+
+    private func decodeBody(_ request: Request, limits: FormLimits) throws -> FormArray {
+        guard let contentType = request.contentType else {
+            if request.body.isEmpty { return FormArray() }
+            throw PipelineError.unsupportedMediaType("(none)")
+        }
+        let mediaType = Self.mediaType(contentType)
+        return try request.body.withUnsafeBufferPointer { body in
+            switch mediaType {
+            case "application/x-www-form-urlencoded":
+                return try URLEncodedFormDecoder(limits: limits).decode(body)
+            case "multipart/form-data":
+                guard let boundary = MultipartFormDecoder.boundary(fromContentType: contentType) else {
+                    throw FormError.invalidMultipart(reason: "Content-Type has no boundary parameter")
+                }
+                return try MultipartFormDecoder(limits: limits).decode(body, boundary: boundary)
+            case "application/json", "text/json":
+                return try JSONFormDecoder(limits: limits).decode(body)
+            default:
+                if mediaType.hasSuffix("+json") { return try JSONFormDecoder(limits: limits).decode(body) }
+                throw PipelineError.unsupportedMediaType(mediaType)
+            }
+        }
+    }
+
+    /// The lower-cased media type without parameters (`; charset=UTF-8` is accepted and ignored).
+    static func mediaType(_ contentType: String) -> String {
+        let base = contentType.split(separator: ";", maxSplits: 1).first ?? ""
+        return base.trimmingCharacters(in: " \t").lowercased()
+    }
+
+    /// `{"ok":true,"transactionid":"…","request_id":"…"}`.
+    static func accepted(event: ContactEvent) -> Response {
+        var writer = JSONWriter(capacity: 128)
+        writer.beginObject()
+        writer.key("ok")
+        writer.bool(true)
+        writer.key("transactionid")
+        writer.optionalString(event.transactionID)
+        writer.key("request_id")
+        writer.string(event.metadata.requestID)
+        writer.endObject()
+        writer.bytes.append(UInt8(ascii: "\n"))
+        return Response(status: 200, body: writer.bytes)
+    }
+
+    private func log(
+        _ method: String, _ remoteAddress: String?, _ response: Response, bodyBytes: Int, started: UInt64,
+        requestID: String, transactionID: String?, failure: String?
+    ) {
+        let elapsed = Double(Timestamp.monotonicNanoseconds() &- started) / 1_000_000
+        let milliseconds = (elapsed * 100).rounded() / 100
+        var metadata: Logger.Metadata = [
+            "method": .string(method),
+            "status": .stringConvertible(response.status),
+            "bytes": .stringConvertible(bodyBytes),
+            "ms": .stringConvertible(milliseconds),
+            "request_id": .string(requestID),
+            "remote_addr": .string(remoteAddress ?? "-"),
+            "transactionid": .string(transactionID ?? "-"),
+        ]
+        let level: Logger.Level
+        switch response.status {
+        case 200..<400: level = .info
+        case 400..<500: level = .warning
+        default: level = .error
+        }
+        if let failure { metadata["error"] = .string(failure) }
+        logger.log(level: level, "request", metadata: metadata)
+    }
+}

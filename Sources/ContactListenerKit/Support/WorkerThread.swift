@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A joinable POSIX thread running a closure (the FastCGI loop blocks in C calls, so it
+/// uses plain threads rather than Swift concurrency's cooperative pool).
+public final class WorkerThread: @unchecked Sendable {
+    private var thread: pthread_t?
+
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    /// Starts `body` on a new thread with a `stackBytes` stack.
+    public init(stackBytes: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) throws(SystemError) {
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setstacksize(&attributes, stackBytes)
+        let context = Unmanaged.passRetained(Box(body)).toOpaque()
+        var handle = pthread_t()
+        let result = pthread_create(&handle, &attributes, { context in
+            guard let context else { return nil }
+            let box = Unmanaged<Box>.fromOpaque(context).takeRetainedValue()
+            box.body()
+            return nil
+        }, context)
+        guard result == 0 else {
+            Unmanaged<Box>.fromOpaque(context).release()
+            throw SystemError("pthread_create", "worker", code: result)
+        }
+        thread = handle
+    }
+
+    /// Waits for the thread to finish.
+    public func join() {
+        guard let thread else { return }
+        pthread_join(thread, nil)
+        self.thread = nil
+    }
+}
+
+/// Waits for termination signals on a dedicated thread, so that no signal handler runs
+/// inside libfcgi's calls (its own handlers only set a flag; shared/NOTES.md).
+public enum SignalWaiter {
+    /// The signals the listener handles: stop on TERM/INT; HUP and USR1 are reserved for
+    /// reload and log reopening.
+    public static let handled: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
+
+    /// Blocks the handled signals in the calling thread and every thread it starts later;
+    /// call first thing, before any thread exists. SIGPIPE is ignored: a client that went
+    /// away must cost an EPIPE, not the process.
+    public static func blockHandledSignals() {
+        signal(SIGPIPE, SIG_IGN)
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in handled { sigaddset(&set, signal) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    /// Waits for the next handled signal and returns it.
+    public static func next() -> Int32 {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in handled { sigaddset(&set, signal) }
+        var received: Int32 = 0
+        while sigwait(&set, &received) != 0 {}
+        return received
+    }
+}

@@ -1,0 +1,5 @@
+import ContactListenerKit
+
+// The stock binary: the built-in handlers only. A custom build calls the same entry point
+// with its own handler types (see Examples/CustomHandler).
+ContactListener.main(handlers: [])
