@@ -26,17 +26,23 @@ extension ContactListener {
 
         /// Serves the request; a broken configuration still gets a JSON 503, never a bare 500.
         static func run(configPath: String?, environment: [String: String]) -> Int32 {
-            let pipeline: RequestPipeline
+            let service: ListenerService
             do {
-                pipeline = try Runtime.makePipeline(configPath: configPath, environment: environment)
+                service = try Runtime.makeService(configPath: configPath, environment: environment)
             } catch {
                 Runtime.complain("\(error)")
                 let response = Response.error(503, "the listener is misconfigured; its administrator must check the web server's error log")
                 response.wireBytes.withUnsafeBytes { try? FileSystem.writeAll(1, $0, target: "stdout") }
                 return 0
             }
-            CGIGateway.serve(pipeline: pipeline, environment: environment)
-            pipeline.handlers.close()
+            CGIGateway.serve(pipeline: service.pipeline, environment: environment)
+            // No process stays in CGI mode: deliver (this event and whatever else is due)
+            // after the answer went out, within a bounded time. `contact-listener drain`
+            // from cron picks up the rest.
+            if let spool = service.pipeline.configuration.spool {
+                service.drain(milliseconds: spool.cgiDeliveryBudget)
+            }
+            service.shutdown()
             return 0
         }
     }

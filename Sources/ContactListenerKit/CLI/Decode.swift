@@ -73,7 +73,7 @@ extension ContactListener {
                 body = []
             }
             let pipeline = RequestPipeline(
-                configuration: configuration, handlers: HandlerSet([]), logger: .init(label: "decode"))
+                configuration: configuration, sink: DirectSink(handlers: HandlerSet([])), logger: .init(label: "decode"))
             do throws(PipelineError) {
                 let event = try pipeline.makeEvent(from: Request(params: params, body: body), requestID: "decode")
                 if raw {

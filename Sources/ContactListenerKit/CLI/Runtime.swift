@@ -18,16 +18,14 @@ enum Runtime {
         }
     }
 
-    /// Loads the configuration and builds the pipeline, or explains what is wrong.
-    static func makePipeline(
+    /// Loads the configuration and builds the listener, or explains what is wrong.
+    static func makeService(
         configPath: String?, environment: [String: String], adjust: (inout ListenerConfiguration) throws(ConfigurationError) -> Void = { _ in }
-    ) throws(ConfigurationError) -> RequestPipeline {
+    ) throws(ConfigurationError) -> ListenerService {
         var configuration = try ConfigurationLoader.load(explicit: configPath, environment: environment)
         try adjust(&configuration)
         bootstrapLogging(level: configuration.logLevel)
-        let handlers = try HandlerRegistry.makeHandlers(configuration.handlers)
-        return RequestPipeline(
-            configuration: configuration, handlers: HandlerSet(handlers), logger: Logger(label: "contact-listener"))
+        return try ListenerService(configuration: configuration, logger: Logger(label: "contact-listener"))
     }
 
     /// Prints one line to stderr.

@@ -43,9 +43,9 @@ extension ContactListener {
         static func run(configPath: String?, listen: String?, threads: Int?, environment: [String: String]) -> Int32 {
             // Before any thread exists, so every thread inherits the mask (see SignalWaiter).
             SignalWaiter.blockHandledSignals()
-            let pipeline: RequestPipeline
+            let service: ListenerService
             do {
-                pipeline = try Runtime.makePipeline(configPath: configPath, environment: environment) { configuration throws(ConfigurationError) in
+                service = try Runtime.makeService(configPath: configPath, environment: environment) { configuration throws(ConfigurationError) in
                     if let listen {
                         guard let address = ListenAddress(listen) else {
                             throw ConfigurationError(file: "--listen", line: nil, key: "", reason: "expected unix:/path/to.sock or HOST:PORT, got '\(listen)'")
@@ -63,6 +63,7 @@ extension ContactListener {
                 Runtime.complain("\(error)")
                 return Runtime.configurationExitCode
             }
+            let pipeline = service.pipeline
             let configuration = pipeline.configuration
             let logger = Logger(label: "contact-listener")
             let fd: Int32
@@ -72,7 +73,7 @@ extension ContactListener {
                     fd = try ListenSocket.open(address, mode: configuration.socketMode, group: configuration.socketGroup)
                 } catch {
                     Runtime.complain(error.description)
-                    pipeline.handlers.close()
+                    service.shutdown()
                     return 71  // EX_OSERR
                 }
                 described = address.description
@@ -81,7 +82,7 @@ extension ContactListener {
                 described = "inherited socket on fd \(inherited)"
             } else {
                 Runtime.complain("no socket to listen on: pass --listen unix:/path/to.sock (or 127.0.0.1:9000), set `listen:` in the config, or start me from spawn-fcgi or systemd")
-                pipeline.handlers.close()
+                service.shutdown()
                 return 64  // EX_USAGE
             }
             let server = FastCGIServer(listenFD: fd, threads: configuration.threads, pipeline: pipeline, logger: logger)
@@ -89,14 +90,17 @@ extension ContactListener {
                 "on": .string(described), "threads": .stringConvertible(configuration.threads),
                 "config": .string(configuration.source),
                 "handlers": .string(configuration.handlers.map { "\($0.name)(\($0.type))" }.joined(separator: ",")),
+                "spool": .string(configuration.spool?.path ?? "off"),
             ])
             let runner: WorkerThread
             do {
+                try service.start()
                 runner = try WorkerThread {
                     do { try server.run() } catch { logger.critical("FastCGI failed", metadata: ["error": .string("\(error)")]) }
                 }
             } catch {
-                Runtime.complain(error.description)
+                Runtime.complain("\(error)")
+                service.shutdown()
                 return 71
             }
             while true {
@@ -109,7 +113,7 @@ extension ContactListener {
                 logger.notice("signal ignored (reload arrives with the operations issue)", metadata: ["signal": .stringConvertible(signal)])
             }
             runner.join()
-            pipeline.handlers.close()
+            service.shutdown()
             if case .unix(let path) = configuration.listen { unlink(path) }
             logger.info("stopped")
             return 0

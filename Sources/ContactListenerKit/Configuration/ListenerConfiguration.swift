@@ -19,9 +19,11 @@ public struct ListenerConfiguration: Sendable {
     public var handlers: [HandlerConfiguration]
     /// Minimum log level (`trace` … `critical`).
     public var logLevel: String = "info"
+    /// The durable spool; nil hands events straight to the handlers before the answer.
+    public var spool: SpoolConfiguration?
 
     /// The top-level keys a config file may use.
-    public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level"]
+    public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool"]
 
     /// The built-in defaults: a JSON-lines file under `./data/`.
     public static func defaults(environment: [String: String] = ProcessEnvironment.current) -> ListenerConfiguration {
@@ -76,6 +78,18 @@ public struct ListenerConfiguration: Sendable {
             configuration.logLevel = try level.string()
             guard Logger.Level(rawValue: configuration.logLevel) != nil else {
                 throw level.error("expected one of trace, debug, info, notice, warning, error, critical")
+            }
+        }
+        if let spool = root["spool"] {
+            if spool.node.scalar != nil {
+                // `spool: /path/spool.db` is short for `spool: { path: … }`; `spool: off` disables it.
+                let text = try spool.string()
+                if !["off", "false", "no", "none"].contains(text.lowercased()) {
+                    let mapping = ConfigNode(node: .mapping(["path": Node(text)]), path: spool.path, file: file, environment: environment)
+                    configuration.spool = try SpoolConfiguration(node: mapping, baseDirectory: baseDirectory)
+                }
+            } else {
+                configuration.spool = try SpoolConfiguration(node: spool, baseDirectory: baseDirectory)
             }
         }
         if let handlers = root["handlers"] {

@@ -22,27 +22,31 @@ extension ContactEvent {
     /// Structured sections decode in both modes. In shortcode mode, flat `transactionid`,
     /// `email`, `phone`, `id` and `profile_url` fill the event and `contact` (a structured
     /// `contact[…]` value wins), and every other flat parameter becomes a `fields` entry
-    /// `{name, value}` in query order. Anything else goes to `extra`.
+    /// `{name, value}` in query order (a structured `fields[…]` section takes its place in
+    /// that order, so neither replaces the other). Anything else goes to `extra`.
     public init(form: FormArray, metadata: EventMetadata) throws(EventError) {
         self.init(metadata: metadata)
         let shortcode = metadata.mode == .shortcode
         var flatContact: [(String, String)] = []
         for (key, value) in form.entries {
-            guard case .string(let name) = key else {
-                extra[key] = value
-                continue
-            }
-            if name == "transactionid" {
-                guard case .string(let text) = value else { throw .expectedString(key: name) }
-                transactionID = text
-            } else if try decodeSection(name, value) {
-                continue
-            } else if shortcode, case .string(let text) = value {
-                if Self.flatContactKeys.contains(name) {
-                    flatContact.append((name, text))
-                } else {
-                    fields.append(Field(name: name, value: text))
+            if case .string(let name) = key {
+                if name == "transactionid" {
+                    guard case .string(let text) = value else { throw .expectedString(key: name) }
+                    transactionID = text
+                    continue
                 }
+                if try decodeSection(name, value) { continue }
+                if shortcode, Self.flatContactKeys.contains(name) {
+                    // Like `transactionid`: a contact value sent as an array is malformed,
+                    // not an extra (`contact[email][]` is refused the same way).
+                    guard case .string(let text) = value else { throw .expectedString(key: name) }
+                    flatContact.append((name, text))
+                    continue
+                }
+            }
+            if shortcode, case .string(let text) = value {
+                // PHP makes `?5=x` an integer key; it is still a flat parameter.
+                fields.append(Field(name: key.description, value: text))
             } else {
                 extra[key] = value
             }
@@ -59,7 +63,9 @@ extension ContactEvent {
         case "contact":
             guard case .array(let array) = value else { throw .expectedArray(key: name) }
             contact = try Contact(form: array, section: name, index: nil)
-        case "fields": fields = try Self.records(value, section: name)
+        case "fields":
+            // Appended: in shortcode mode flat parameters before it are fields too.
+            fields += try Self.records(value, section: name) as [Field]
         case "campaigns-opened": campaignsOpened = try Self.records(value, section: name)
         case "links-clicked": linksClicked = try Self.records(value, section: name)
         case "pages-visited": pagesVisited = try Self.records(value, section: name)
@@ -68,12 +74,15 @@ extension ContactEvent {
         case "webhooks-triggered": webhooksTriggered = try Self.records(value, section: name)
         case "lead-score": leadScore = try Self.records(value, section: name)
         case "lead-status":
-            // Sent as one `{score,label}` object, or as a list of them.
+            // Sent as one `{score,label}` object, or as a list of them. Only integer keys
+            // make a list: deciding by "has a string leaf" took `lead-status[score][]=1`
+            // for a list and accepted it silently instead of refusing `lead-status[score]`.
             guard case .array(let array) = value else { throw .expectedArray(key: name) }
-            if array.values.contains(where: { $0.stringValue != nil }) {
-                leadStatus = [try LeadStatus(form: array, section: name, index: nil)]
-            } else {
+            let isList = array.keys.allSatisfy { if case .int = $0 { return true } else { return false } }
+            if isList {
                 leadStatus = try Self.records(value, section: name)
+            } else {
+                leadStatus = [try LeadStatus(form: array, section: name, index: nil)]
             }
         default:
             return false

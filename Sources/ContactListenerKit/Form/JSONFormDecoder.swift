@@ -7,15 +7,19 @@
 public struct JSONFormDecoder: Sendable {
     /// The limits enforced while decoding (`maxDepth` bounds the recursion).
     public var limits: FormLimits
+    /// Leave object members whose value is `null` out, instead of storing `""`: used to
+    /// read back the listener's own event JSON, where `null` means "not sent".
+    public var omitNulls: Bool
 
     /// Creates a decoder.
-    public init(limits: FormLimits = .default) {
+    public init(limits: FormLimits = .default, omitNulls: Bool = false) {
         self.limits = limits
+        self.omitNulls = omitNulls
     }
 
     /// Decodes `input`, whose top level must be an object or a list.
     public func decode(_ input: UnsafeBufferPointer<UInt8>) throws(FormError) -> FormArray {
-        var parser = Parser(input: input, limits: limits)
+        var parser = Parser(input: input, limits: limits, omitNulls: omitNulls)
         parser.skipWhitespace()
         guard parser.position < input.count,
               input[parser.position] == UInt8(ascii: "{") || input[parser.position] == UInt8(ascii: "[") else {
@@ -37,12 +41,14 @@ public struct JSONFormDecoder: Sendable {
     private struct Parser {
         let input: UnsafeBufferPointer<UInt8>
         let limits: FormLimits
+        let omitNulls: Bool
         var position = 0
         var leaves = 0
 
-        init(input: UnsafeBufferPointer<UInt8>, limits: FormLimits) {
+        init(input: UnsafeBufferPointer<UInt8>, limits: FormLimits, omitNulls: Bool) {
             self.input = input
             self.limits = limits
+            self.omitNulls = omitNulls
         }
 
         func failure(_ reason: String) -> FormError { .invalidJSON(offset: position, reason: reason) }
@@ -113,7 +119,12 @@ public struct JSONFormDecoder: Sendable {
                     }
                     try expect(UInt8(ascii: ":"))
                     let childPath = path.isEmpty ? name : "\(path)[\(name)]"
-                    array[FormKey(name)] = try parseValue(depth: depth, path: childPath)
+                    skipWhitespace()
+                    if omitNulls, position < input.count, input[position] == UInt8(ascii: "n") {
+                        try literal("null")
+                    } else {
+                        array[FormKey(name)] = try parseValue(depth: depth, path: childPath)
+                    }
                 } else {
                     let childPath = "\(path)[\(array.count)]"
                     array.append(try parseValue(depth: depth, path: childPath))

@@ -4,6 +4,9 @@ public struct Delivery: Sendable {
     public let event: ContactEvent
     /// `event.json` as UTF-8 bytes, without a trailing newline.
     public let json: [UInt8]
+    /// True when an earlier attempt may have stored this event before a crash cut it short:
+    /// an idempotent handler checks before storing it again.
+    public var inDoubt = false
 
     /// Wraps `event`, rendering its JSON once for every handler.
     public init(event: ContactEvent) {
@@ -11,6 +14,13 @@ public struct Delivery: Sendable {
         var writer = JSONWriter(capacity: 2048)
         event.write(to: &writer)
         self.json = writer.bytes
+    }
+
+    /// Wraps an event whose JSON was already rendered (read back from the spool).
+    public init(event: ContactEvent, json: [UInt8], inDoubt: Bool = false) {
+        self.event = event
+        self.json = json
+        self.inDoubt = inDoubt
     }
 }
 
@@ -24,6 +34,10 @@ public protocol ContactHandler: AnyObject, Sendable {
     var name: String { get }
     /// Takes one event durably, or throws.
     func handle(_ delivery: Delivery) throws
+    /// Takes several events (the spool's dispatcher delivers in batches); one result per
+    /// delivery, in order. The default calls `handle` for each; a handler can share one
+    /// fsync or one transaction across the batch.
+    func handle(batch: [Delivery]) -> [Result<Void, any Error>]
     /// Releases files and connections; called once at shutdown.
     func close()
 }
@@ -31,6 +45,11 @@ public protocol ContactHandler: AnyObject, Sendable {
 extension ContactHandler {
     /// Nothing to release by default.
     public func close() {}
+
+    /// One `handle` call per delivery.
+    public func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
+        batch.map { delivery in Result { try handle(delivery) } }
+    }
 }
 
 /// A handler's failure to take an event, naming the handler.
@@ -39,11 +58,15 @@ public struct HandlerError: Error, Sendable, CustomStringConvertible {
     public var handler: String
     /// What went wrong.
     public var reason: String
+    /// True when retrying can't help (a CRM answering 400): the delivery becomes a dead
+    /// letter at once instead of waiting out the retry schedule.
+    public var permanent: Bool
 
     /// Creates an error.
-    public init(handler: String, reason: String) {
+    public init(handler: String, reason: String, permanent: Bool = false) {
         self.handler = handler
         self.reason = reason
+        self.permanent = permanent
     }
 
     /// `handler 'jsonl': write /x: No space left on device`.

@@ -8,15 +8,15 @@ import Logging
 public final class RequestPipeline: Sendable {
     /// The configuration in force.
     public let configuration: ListenerConfiguration
-    /// The handlers every event goes to.
-    public let handlers: HandlerSet
+    /// Where accepted events go before the answer.
+    public let sink: any EventSink
     private let logger: Logger
     private let requestIDs = RequestIDGenerator()
 
     /// Creates a pipeline.
-    public init(configuration: ListenerConfiguration, handlers: HandlerSet, logger: Logger) {
+    public init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger) {
         self.configuration = configuration
-        self.handlers = handlers
+        self.sink = sink
         self.logger = logger
     }
 
@@ -30,12 +30,15 @@ public final class RequestPipeline: Sendable {
         do throws(PipelineError) {
             let event = try makeEvent(from: request, requestID: requestID)
             transactionID = event.transactionID
+            let acceptance: Acceptance
             do {
-                try handlers.handle(Delivery(event: event))
-            } catch {
+                acceptance = try sink.accept(Delivery(event: event), dedupKey: Spool.dedupKey(event.transactionID))
+            } catch let error as HandlerError {
                 throw PipelineError.handler(error)
+            } catch {
+                throw PipelineError.handler(HandlerError(handler: "sink", reason: "\(error)"))
             }
-            response = Self.accepted(event: event)
+            response = Self.accepted(event: event, duplicate: acceptance == .duplicate)
         } catch {
             response = .error(error.status, error.description)
             failure = error.description
@@ -122,8 +125,9 @@ public final class RequestPipeline: Sendable {
         return base.trimmingCharacters(in: " \t").lowercased()
     }
 
-    /// `{"ok":true,"transactionid":"…","request_id":"…"}`.
-    static func accepted(event: ContactEvent) -> Response {
+    /// `{"ok":true,"transactionid":"…","request_id":"…"}`, plus `"duplicate":true` for a
+    /// transaction the spool already holds.
+    static func accepted(event: ContactEvent, duplicate: Bool) -> Response {
         var writer = JSONWriter(capacity: 128)
         writer.beginObject()
         writer.key("ok")
@@ -132,6 +136,10 @@ public final class RequestPipeline: Sendable {
         writer.optionalString(event.transactionID)
         writer.key("request_id")
         writer.string(event.metadata.requestID)
+        if duplicate {
+            writer.key("duplicate")
+            writer.bool(true)
+        }
         writer.endObject()
         writer.bytes.append(UInt8(ascii: "\n"))
         return Response(status: 200, body: writer.bytes)

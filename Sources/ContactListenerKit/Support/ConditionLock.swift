@@ -42,6 +42,16 @@ public final class ConditionLock: @unchecked Sendable {
         pthread_cond_wait(condition, mutex)
     }
 
+    /// Waits for a `broadcast` or until `milliseconds` pass; call only inside `withLock`.
+    public func wait(milliseconds: Int64) {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        let nanoseconds = Int(deadline.tv_nsec) + Int(milliseconds % 1_000) * 1_000_000
+        deadline.tv_sec += Int(milliseconds / 1_000) + nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        pthread_cond_timedwait(condition, mutex, &deadline)
+    }
+
     /// Wakes every waiter; call inside `withLock`.
     public func broadcast() {
         pthread_cond_broadcast(condition)

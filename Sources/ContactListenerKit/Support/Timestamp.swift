@@ -26,6 +26,18 @@ public enum Timestamp {
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(milliseconds), 3))Z"
     }
 
+    /// Wall-clock nanoseconds since the Unix epoch.
+    public static func unixNanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+
+    /// Formats Unix milliseconds as RFC 3339 UTC.
+    public static func format(milliseconds: Int64) -> String {
+        format(seconds: Int(milliseconds / 1_000), milliseconds: Int(milliseconds % 1_000))
+    }
+
     /// A monotonic clock reading in nanoseconds, for measuring durations.
     public static func monotonicNanoseconds() -> UInt64 {
         var spec = timespec()

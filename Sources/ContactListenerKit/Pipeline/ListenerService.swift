@@ -1,0 +1,57 @@
+import Logging
+
+/// Everything one running listener owns: the pipeline, the handlers and, when configured,
+/// the spool and its dispatcher. FastCGI, CGI and the CLI build it the same way.
+public final class ListenerService: Sendable {
+    /// The request pipeline.
+    public let pipeline: RequestPipeline
+    /// The configured handlers.
+    public let handlers: [any ContactHandler]
+    /// The spool, when configured.
+    public let spool: Spool?
+    /// The dispatcher over the spool, when configured.
+    public let dispatcher: Dispatcher?
+
+    /// Builds the handlers, opens the spool and wires the pipeline for `configuration`.
+    public init(configuration: ListenerConfiguration, logger: Logger) throws(ConfigurationError) {
+        let handlers = try HandlerRegistry.makeHandlers(configuration.handlers)
+        self.handlers = handlers
+        if let spoolConfiguration = configuration.spool {
+            let spool: Spool
+            do {
+                spool = try Spool(configuration: spoolConfiguration, handlerNames: handlers.map(\.name))
+            } catch {
+                handlers.forEach { $0.close() }
+                throw ConfigurationError(
+                    file: configuration.source, line: nil, key: "spool.path",
+                    reason: "can't open the spool \(spoolConfiguration.path): \(error); check the folder exists and is writable")
+            }
+            let dispatcher = Dispatcher(spool: spool, handlers: handlers, logger: logger, owner: RequestIDGenerator().next())
+            self.spool = spool
+            self.dispatcher = dispatcher
+            let sink = SpoolSink(writer: SpoolWriter(spool: spool)) { dispatcher.notify() }
+            pipeline = RequestPipeline(configuration: configuration, sink: sink, logger: logger)
+        } else {
+            spool = nil
+            dispatcher = nil
+            pipeline = RequestPipeline(configuration: configuration, sink: DirectSink(handlers: HandlerSet(handlers)), logger: logger)
+        }
+    }
+
+    /// Starts background delivery (FastCGI mode); pending work resumes at once.
+    public func start() throws {
+        try dispatcher?.start()
+    }
+
+    /// Delivers what is due for at most `milliseconds` (CGI mode after answering, `drain`).
+    @discardableResult
+    public func drain(milliseconds: Int64) -> Int {
+        dispatcher?.drain(until: Timestamp.monotonicNanoseconds() + UInt64(max(0, milliseconds)) * 1_000_000) ?? 0
+    }
+
+    /// Stops delivery and closes the handlers.
+    public func shutdown() {
+        dispatcher?.stop()
+        handlers.forEach { $0.close() }
+    }
+}

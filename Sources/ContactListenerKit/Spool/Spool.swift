@@ -1,0 +1,312 @@
+import Crypto
+@preconcurrency import GRDB
+
+/// The durable spool: every accepted event is committed here (SQLite in WAL mode with
+/// `synchronous=FULL`, so a commit survives `kill -9` and power loss) before the listener
+/// answers 200; a dispatcher then delivers it to each handler with its own state.
+///
+/// Several processes may share one spool (CGI mode): SQLite's locking serializes writers,
+/// and a delivery is claimed with a lease so that two processes never deliver it at once.
+public final class Spool: Sendable {
+    /// The configuration in force.
+    public let configuration: SpoolConfiguration
+    /// The handler names every new event is queued for.
+    public let handlerNames: [String]
+    private let database: DatabaseQueue
+
+    /// An event on its way into the spool.
+    public struct Item: Sendable {
+        /// Deduplication key (the transaction id or webhook-id), or nil for none.
+        public var dedupKey: String?
+        /// The event's transaction id.
+        public var transactionID: String?
+        /// The listener's request id.
+        public var requestID: String
+        /// The event's JSON.
+        public var json: [UInt8]
+
+        /// Creates an item.
+        public init(dedupKey: String?, transactionID: String?, requestID: String, json: [UInt8]) {
+            self.dedupKey = dedupKey
+            self.transactionID = transactionID
+            self.requestID = requestID
+            self.json = json
+        }
+    }
+
+    /// What storing an item did.
+    public enum StoreOutcome: Sendable, Equatable {
+        /// Stored under this spool id.
+        case stored(Int64)
+        /// Already in the spool (same dedup key within the window) under this id.
+        case duplicate(Int64)
+    }
+
+    /// A delivery a dispatcher has claimed.
+    public struct Claim: Sendable {
+        /// The spool id of the event.
+        public var eventID: Int64
+        /// The event's JSON.
+        public var json: [UInt8]
+        /// Attempts made before this one.
+        public var attempts: Int
+        /// True when an earlier attempt was cut short (its lease expired unfinished).
+        public var inDoubt: Bool
+    }
+
+    /// Opens (creating and migrating) the spool at `configuration.path`.
+    public init(configuration: SpoolConfiguration, handlerNames: [String]) throws {
+        self.configuration = configuration
+        self.handlerNames = handlerNames
+        try FileSystem.createDirectories(FileSystem.directory(of: configuration.path))
+        var options = Configuration()
+        options.journalMode = .wal
+        // Other processes (CGI, `spool` commands) may hold the write lock for a moment.
+        options.busyMode = .timeout(10)
+        options.prepareDatabase { db in
+            // FULL: the WAL is synced at every commit, so a committed event survives power loss.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        database = try DatabaseQueue(path: configuration.path, configuration: options)
+        try Self.migrator.migrate(database)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE events (
+                  id INTEGER PRIMARY KEY,
+                  dedup_key TEXT UNIQUE,         -- SHA-256 of the transaction id: never a raw value
+                  transaction_id TEXT,
+                  request_id TEXT NOT NULL,
+                  received_at INTEGER NOT NULL,  -- Unix milliseconds
+                  json TEXT NOT NULL
+                );
+                CREATE TABLE deliveries (
+                  event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+                  handler TEXT NOT NULL,
+                  state TEXT NOT NULL,
+                  attempts INTEGER NOT NULL DEFAULT 0,
+                  next_attempt_at INTEGER NOT NULL,
+                  lease_until INTEGER NOT NULL DEFAULT 0,
+                  lease_owner TEXT,
+                  last_error TEXT,
+                  updated_at INTEGER NOT NULL,
+                  PRIMARY KEY (event_id, handler)
+                ) WITHOUT ROWID;
+                CREATE INDEX deliveries_due ON deliveries(handler, state, next_attempt_at);
+                CREATE INDEX events_received ON events(received_at);
+                """)
+        }
+        return migrator
+    }
+
+    /// The dedup key for a transaction id: its SHA-256, hex.
+    public static func dedupKey(_ value: String?) -> String? {
+        guard let value, !value.isEmpty else { return nil }
+        return SHA256.hash(data: Array(value.utf8)).map { byte in
+            let text = String(byte, radix: 16)
+            return byte < 16 ? "0" + text : text
+        }.joined()
+    }
+
+    // MARK: - Accepting
+
+    /// Stores `items` in one transaction (one fsync for all: group commit).
+    public func store(_ items: [Item], now: Int64 = Clock.milliseconds()) throws -> [StoreOutcome] {
+        try database.write { db in
+            var outcomes: [StoreOutcome] = []
+            outcomes.reserveCapacity(items.count)
+            let windowStart = now - configuration.dedupWindow
+            for item in items {
+                if let key = item.dedupKey,
+                   let row = try Row.fetchOne(db, sql: "SELECT id, received_at FROM events WHERE dedup_key = ?", arguments: [key]) {
+                    let id: Int64 = row["id"]
+                    let receivedAt: Int64 = row["received_at"]
+                    if receivedAt >= windowStart {
+                        outcomes.append(.duplicate(id))
+                        continue
+                    }
+                    // Outside the window: the old event no longer claims the key.
+                    try db.execute(sql: "UPDATE events SET dedup_key = NULL WHERE id = ?", arguments: [id])
+                }
+                try db.execute(
+                    sql: "INSERT INTO events (dedup_key, transaction_id, request_id, received_at, json) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [item.dedupKey, item.transactionID, item.requestID, now, String(decoding: item.json, as: UTF8.self)])
+                let id = db.lastInsertedRowID
+                for handler in handlerNames {
+                    try db.execute(
+                        sql: "INSERT INTO deliveries (event_id, handler, state, next_attempt_at, updated_at) VALUES (?, ?, 'pending', ?, ?)",
+                        arguments: [id, handler, now, now])
+                }
+                outcomes.append(.stored(id))
+            }
+            return outcomes
+        }
+    }
+
+    // MARK: - Delivering
+
+    /// Claims up to `limit` due deliveries for `handler` with a lease in the name of `owner`.
+    public func claim(handler: String, owner: String, limit: Int, now: Int64 = Clock.milliseconds(), only eventIDs: [Int64]? = nil) throws -> [Claim] {
+        try database.write { db in
+            var sql = """
+                SELECT d.event_id, d.attempts, d.lease_owner, e.json FROM deliveries d JOIN events e ON e.id = d.event_id
+                WHERE d.handler = ? AND d.state IN ('pending', 'failed') AND d.next_attempt_at <= ? AND d.lease_until < ?
+                """
+            var arguments: StatementArguments = [handler, now, now]
+            if let eventIDs {
+                sql += " AND d.event_id IN (\(eventIDs.map { _ in "?" }.joined(separator: ",")))"
+                arguments += StatementArguments(eventIDs)
+            }
+            sql += " ORDER BY d.next_attempt_at, d.event_id LIMIT ?"
+            arguments += [limit]
+            let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
+            var claims: [Claim] = []
+            for row in rows {
+                let id: Int64 = row["event_id"]
+                let previousOwner: String? = row["lease_owner"]
+                try db.execute(
+                    sql: "UPDATE deliveries SET lease_until = ?, lease_owner = ?, updated_at = ? WHERE event_id = ? AND handler = ?",
+                    arguments: [now + configuration.lease, owner, now, id, handler])
+                let json: String = row["json"]
+                claims.append(Claim(eventID: id, json: Array(json.utf8), attempts: row["attempts"], inDoubt: previousOwner != nil))
+            }
+            return claims
+        }
+    }
+
+    /// The outcome of one attempt.
+    public enum AttemptResult: Sendable {
+        /// The handler stored the event.
+        case delivered
+        /// The handler failed; `permanent` skips the remaining retries.
+        case failed(String, permanent: Bool)
+    }
+
+    /// Records the outcome of attempts: delivered, failed (retry on the schedule) or dead.
+    public func complete(handler: String, results: [(eventID: Int64, attempts: Int, result: AttemptResult)], now: Int64 = Clock.milliseconds()) throws {
+        try database.write { db in
+            for (eventID, attempts, result) in results {
+                switch result {
+                case .delivered:
+                    try db.execute(
+                        sql: "UPDATE deliveries SET state = 'delivered', attempts = ?, lease_until = 0, lease_owner = NULL, last_error = NULL, updated_at = ? WHERE event_id = ? AND handler = ?",
+                        arguments: [attempts + 1, now, eventID, handler])
+                case .failed(let error, let permanent):
+                    let delay = permanent ? nil : configuration.retry.delay(afterAttempts: attempts + 1)
+                    let state: DeliveryState = delay == nil ? .dead : .failed
+                    try db.execute(
+                        sql: "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, lease_owner = NULL, last_error = ?, updated_at = ? WHERE event_id = ? AND handler = ?",
+                        arguments: [state.rawValue, attempts + 1, now + (delay ?? 0), String(error.prefix(2000)), now, eventID, handler])
+                }
+            }
+        }
+    }
+
+    /// When the next delivery for `handler` falls due (Unix ms), or nil when none is waiting.
+    public func nextDue(handler: String) throws -> Int64? {
+        try database.read { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT MIN(MAX(next_attempt_at, lease_until)) FROM deliveries
+                WHERE handler = ? AND state IN ('pending', 'failed')
+                """, arguments: [handler])
+        }
+    }
+
+    // MARK: - Operating
+
+    /// Counts of deliveries by handler and state.
+    public func status() throws -> [(handler: String, state: DeliveryState, count: Int)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT handler, state, COUNT(*) AS n FROM deliveries GROUP BY handler, state ORDER BY handler, state").compactMap { row in
+                guard let state = DeliveryState(rawValue: row["state"]) else { return nil }
+                return (row["handler"], state, row["n"])
+            }
+        }
+    }
+
+    /// One row of `spool list`.
+    public struct Entry: Sendable {
+        /// The spool id.
+        public var eventID: Int64
+        /// The handler.
+        public var handler: String
+        /// The state.
+        public var state: DeliveryState
+        /// Attempts made.
+        public var attempts: Int
+        /// The last error, if any.
+        public var lastError: String?
+        /// The transaction id.
+        public var transactionID: String?
+        /// When it was received (Unix ms).
+        public var receivedAt: Int64
+        /// When the next attempt falls due (Unix ms).
+        public var nextAttemptAt: Int64
+    }
+
+    /// Deliveries, newest first, filtered by state, handler and event.
+    public func list(state: DeliveryState? = nil, handler: String? = nil, eventID: Int64? = nil, limit: Int = 100) throws -> [Entry] {
+        try database.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let state { conditions.append("d.state = ?"); arguments += [state.rawValue] }
+            if let handler { conditions.append("d.handler = ?"); arguments += [handler] }
+            if let eventID { conditions.append("d.event_id = ?"); arguments += [eventID] }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: """
+                SELECT d.event_id, d.handler, d.state, d.attempts, d.last_error, d.next_attempt_at, e.transaction_id, e.received_at
+                FROM deliveries d JOIN events e ON e.id = d.event_id \(filter)
+                ORDER BY d.event_id DESC, d.handler LIMIT ?
+                """, arguments: arguments).map { row in
+                Entry(eventID: row["event_id"], handler: row["handler"], state: DeliveryState(rawValue: row["state"]) ?? .pending,
+                      attempts: row["attempts"], lastError: row["last_error"], transactionID: row["transaction_id"],
+                      receivedAt: row["received_at"], nextAttemptAt: row["next_attempt_at"])
+            }
+        }
+    }
+
+    /// The stored JSON of event `id`, if it is in the spool.
+    public func eventJSON(id: Int64) throws -> String? {
+        try database.read { db in try String.fetchOne(db, sql: "SELECT json FROM events WHERE id = ?", arguments: [id]) }
+    }
+
+    /// Puts dead (or failed) deliveries back in line now; returns how many.
+    public func retry(eventID: Int64?, handler: String?, now: Int64 = Clock.milliseconds()) throws -> Int {
+        try database.write { db in
+            var conditions = eventID == nil ? ["state = 'dead'"] : ["state IN ('dead', 'failed')", "event_id = ?"]
+            var arguments: StatementArguments = [now, now]
+            if let eventID { arguments += [eventID] }
+            if let handler { conditions.append("handler = ?"); arguments += [handler] }
+            try db.execute(sql: """
+                UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = 0, lease_owner = NULL, updated_at = ?
+                WHERE \(conditions.joined(separator: " AND "))
+                """, arguments: arguments)
+            return db.changesCount
+        }
+    }
+
+    /// Deletes events received before `cutoff` whose every delivery is delivered; returns how many.
+    public func purgeDelivered(receivedBefore cutoff: Int64) throws -> Int {
+        try database.write { db in
+            try db.execute(sql: """
+                DELETE FROM events WHERE received_at < ?
+                AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state != 'delivered')
+                """, arguments: [cutoff])
+            let count = db.changesCount
+            try db.execute(sql: "DELETE FROM deliveries WHERE event_id NOT IN (SELECT id FROM events)")
+            return count
+        }
+    }
+}
+
+/// Wall-clock milliseconds, the spool's time unit.
+public enum Clock {
+    /// Now, in Unix milliseconds.
+    public static func milliseconds() -> Int64 {
+        Int64(Timestamp.unixNanoseconds() / 1_000_000)
+    }
+}
