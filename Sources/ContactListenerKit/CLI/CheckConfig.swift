@@ -48,8 +48,25 @@ extension ContactListener {
                 "  max_depth: \(limits.maxDepth)",
                 "  max_key_bytes: \(limits.maxKeyBytes)",
                 "  max_value_bytes: \(limits.maxValueBytes)",
-                "handlers:",
             ]
+            if configuration.verify.isEmpty {
+                lines.append("verify: {}  # no rules: anyone who can reach the URL can store events")
+            } else {
+                lines.append("verify:")
+                lines += configuration.verify.summary.map { "  \($0)" }
+            }
+            if let spool = configuration.spool {
+                lines += [
+                    "spool:",
+                    "  path: \(spool.path)",
+                    "  retry: [\(spool.retry.delays.map { "\($0)ms" }.joined(separator: ", "))]",
+                    "  dedup_window: \(spool.dedupWindow)ms",
+                    "  retention: \(spool.retention)ms",
+                ]
+            } else {
+                lines.append("spool: off  # handlers take each event before the answer")
+            }
+            lines.append("handlers:")
             for handler in configuration.handlers {
                 lines.append("  - type: \(handler.type)")
                 lines.append("    name: \(handler.name)")
@@ -76,7 +93,8 @@ extension ContactListener {
         public func run() {
             for factory in HandlerRegistry.all {
                 print("\(factory.type): \(factory.summary)")
-                print("  name: a unique name for logs (default: the type)")
+                print("  name: a unique name for logs and the spool (default: the type)")
+                print("  map: rename or drop custom fields first, e.g. {fields: {\"First Name\": first_name, \"17\": company}, drop: [Notes]}")
                 for option in factory.options { print("  \(option.name): \(option.help)") }
                 print("")
             }

@@ -11,11 +11,7 @@ enum Runtime {
     /// Sends log lines to stderr (the web server's error log in CGI mode) at `level`.
     static func bootstrapLogging(level: String) {
         let parsed = Logger.Level(rawValue: level) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = parsed
-            return handler
-        }
+        LoggingSystem.bootstrap { _ in LineLogHandler(level: parsed) }
     }
 
     /// Loads the configuration and builds the listener, or explains what is wrong.

@@ -21,9 +21,11 @@ public struct ListenerConfiguration: Sendable {
     public var logLevel: String = "info"
     /// The durable spool; nil hands events straight to the handlers before the answer.
     public var spool: SpoolConfiguration?
+    /// Who may get an event stored: tokens, signatures, address ranges, methods (`verify:`).
+    public var verify: VerificationRules = .none
 
     /// The top-level keys a config file may use.
-    public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool"]
+    public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool", "verify"]
 
     /// The built-in defaults: a JSON-lines file under `./data/`.
     public static func defaults(environment: [String: String] = ProcessEnvironment.current) -> ListenerConfiguration {
@@ -79,6 +81,9 @@ public struct ListenerConfiguration: Sendable {
             guard Logger.Level(rawValue: configuration.logLevel) != nil else {
                 throw level.error("expected one of trace, debug, info, notice, warning, error, critical")
             }
+        }
+        if let verify = root["verify"] {
+            configuration.verify = try VerificationRules(node: verify)
         }
         if let spool = root["spool"] {
             if spool.node.scalar != nil {

@@ -72,12 +72,18 @@ public struct FormArray: Sendable, Equatable {
         return true
     }
 
-    /// Runs `body` on the nested array under `key`, creating it (or replacing a leaf with
-    /// an empty array) first, as PHP does for each `[…]` level of a name.
-    /// With a nil key it appends a new array; returns nil when that append fails.
-    mutating func withNestedArray<Result>(
-        at key: FormKey?, _ body: (inout FormArray) throws -> Result
-    ) rethrows -> Result? {
+    /// Takes the nested array under `key` out of this array, creating it (or replacing a
+    /// leaf with an empty array) first, as PHP does for each `[…]` level of a name
+    /// (php_register_variable_ex: `zend_symtable_str_find`, else `array_init` +
+    /// `zend_symtable_str_update_ind`; a non-array is `array_init`ed in place).
+    /// With a nil key it appends a new array (`zend_hash_next_index_insert`); returns nil
+    /// when that append fails, storing nothing.
+    ///
+    /// The slot keeps a placeholder until `reattach(_:at:)` puts the array back, so the
+    /// detached array stays uniquely referenced while it changes (no copy on write). The
+    /// builder walks a name level by level with these instead of recursing, so a deep name
+    /// costs no stack.
+    mutating func detachNestedArray(at key: FormKey?) -> (position: Int, array: FormArray)? {
         let position: Int
         if let key {
             if let existing = self.position(of: key) {
@@ -92,9 +98,13 @@ public struct FormArray: Sendable, Equatable {
         }
         var nested: FormArray
         if case .array(let array) = values[position] { nested = array } else { nested = FormArray() }
-        values[position] = .string("")  // keep `nested` uniquely referenced while it changes
-        defer { values[position] = .array(nested) }
-        return try body(&nested)
+        values[position] = .string("")  // drop our reference: `nested` is now the only one
+        return (position, nested)
+    }
+
+    /// Puts back an array taken out by `detachNestedArray(at:)`.
+    mutating func reattach(_ nested: FormArray, at position: Int) {
+        values[position] = .array(nested)
     }
 
     /// Recursively merges `other` into this array (PHP's `php_autoglobal_merge`).

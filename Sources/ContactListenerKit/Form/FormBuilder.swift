@@ -60,7 +60,7 @@ public struct FormBuilder: Sendable {
             root[FormKey(bytes: name)] = .string(value)
             return
         }
-        Self.assign(value, at: topName, path: path[...], in: &root)
+        Self.assign(value, at: topName, path: path, in: &root)
     }
 
     /// The `[…]` indices after the top-level name: nil entries are appends.
@@ -76,7 +76,9 @@ public struct FormBuilder: Sendable {
             }
             cursor += 1
             let indexStart = cursor
-            if cursor < end, name[cursor] == UInt8(ascii: " ") { cursor += 1 }
+            // PHP skips one `isspace()` byte here (space, \t, \n, \v, \f or \r), so `[\t]`
+            // appends like `[]` and `[ ]`; only looking for ' ' made `a[%09]` a "\t" key.
+            if cursor < end, Self.isCSpace(name[cursor]) { cursor += 1 }
             if cursor < end, name[cursor] == UInt8(ascii: "]") {
                 path.append(nil)
             } else {
@@ -102,14 +104,44 @@ public struct FormBuilder: Sendable {
         }
     }
 
+    /// C's `isspace` in the "C" locale, which php_register_variable_ex uses.
+    static func isCSpace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || (0x09...0x0D).contains(byte)
+    }
+
     /// Walks `path` below `key`, creating arrays level by level, and stores the leaf.
-    private static func assign(_ value: String, at key: FormKey?, path: ArraySlice<FormKey?>, in array: inout FormArray) {
-        guard let next = path.first else {
-            if let key { array[key] = .string(value) } else { array.append(.string(value)) }
-            return
+    ///
+    /// Iterative on purpose: a recursive walk used several stack frames per level and
+    /// overflowed an 8 MB thread stack at about 10,000 levels when `maxDepth` was raised.
+    /// Each level's array is detached from its parent on the way down (so it is mutated in
+    /// place, never copied) and reattached on the way up. When a `[]` append fails (the next
+    /// index is taken at `Int.max`), PHP drops the value but keeps the levels it already
+    /// created; so does this.
+    private static func assign(_ value: String, at key: FormKey?, path: [FormKey?], in root: inout FormArray) {
+        var current = FormArray()
+        swap(&current, &root)  // own the root uniquely while we work on it
+        var parents: [(array: FormArray, position: Int)] = []
+        parents.reserveCapacity(path.count)
+        var key = key
+        var stored = true
+        for next in path {
+            guard let (position, nested) = current.detachNestedArray(at: key) else {
+                stored = false
+                break
+            }
+            parents.append((current, position))
+            current = nested
+            key = next
         }
-        _ = array.withNestedArray(at: key) { nested in
-            assign(value, at: next, path: path.dropFirst(), in: &nested)
+        if stored {
+            if let key { current[key] = .string(value) } else { current.append(.string(value)) }
         }
+        // Reattach in place inside `parents`, then move the parent out: binding it to a
+        // new variable first could copy it, and a copy of a big array per variable is quadratic.
+        while let last = parents.indices.last {
+            parents[last].array.reattach(current, at: parents[last].position)
+            current = parents.removeLast().array
+        }
+        root = current
     }
 }

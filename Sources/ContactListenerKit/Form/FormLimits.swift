@@ -6,11 +6,23 @@ public struct FormLimits: Sendable, Equatable {
     /// Most variables (`name=value` pairs, multipart parts, JSON leaves) in one request.
     public var maxVars: Int
     /// Deepest nesting of `[…]` levels or JSON containers (PHP's `max_input_nesting_level`).
-    public var maxDepth: Int
+    /// Never above `depthCeiling`: a larger value is lowered to it.
+    public var maxDepth: Int {
+        didSet { if maxDepth > Self.depthCeiling { maxDepth = Self.depthCeiling } }
+    }
     /// Longest variable name, in bytes after URL-decoding.
     public var maxKeyBytes: Int
     /// Longest single value, in bytes after URL-decoding.
     public var maxValueBytes: Int
+
+    /// The deepest `maxDepth` allowed: 512, json_decode's default depth.
+    ///
+    /// Decoding is iterative for form bodies, but the JSON reader, the JSON writers and the
+    /// release of a tree recurse once per level. A release build exhausts a 1 MiB worker
+    /// stack somewhere between 1,600 and 6,400 levels (a debug build's JSON reader already
+    /// near 300), so an unbounded `max_depth` from the configuration would let one hostile
+    /// request crash the listener. 512 keeps a wide margin in release builds.
+    public static let depthCeiling = 512
 
     /// The defaults: as safe as PHP's, and roomy enough for real contacts.
     public static let `default` = FormLimits(
@@ -21,7 +33,7 @@ public struct FormLimits: Sendable, Equatable {
     public init(maxBodyBytes: Int, maxVars: Int, maxDepth: Int, maxKeyBytes: Int, maxValueBytes: Int) {
         self.maxBodyBytes = maxBodyBytes
         self.maxVars = maxVars
-        self.maxDepth = maxDepth
+        self.maxDepth = min(maxDepth, Self.depthCeiling)
         self.maxKeyBytes = maxKeyBytes
         self.maxValueBytes = maxValueBytes
     }

@@ -21,15 +21,14 @@ public struct JSONFormDecoder: Sendable {
     public func decode(_ input: UnsafeBufferPointer<UInt8>) throws(FormError) -> FormArray {
         var parser = Parser(input: input, limits: limits, omitNulls: omitNulls)
         parser.skipWhitespace()
-        guard parser.position < input.count,
-              input[parser.position] == UInt8(ascii: "{") || input[parser.position] == UInt8(ascii: "[") else {
-            if parser.position >= input.count { throw .invalidJSON(offset: 0, reason: "empty body") }
-            throw .jsonNotAnObject
-        }
+        if parser.position >= input.count { throw .invalidJSON(offset: 0, reason: "empty body") }
+        // Parse first, classify after: `hello` or a BOM is invalid JSON (as json_decode says),
+        // and only a valid scalar such as `1` or `"s"` is "not an object".
         let value = try parser.parseValue(depth: 0, path: "")
         parser.skipWhitespace()
         if parser.position != input.count { throw parser.failure("unexpected data after the top-level value") }
-        return value.arrayValue ?? FormArray()
+        guard case .array(let array) = value else { throw .jsonNotAnObject }
+        return array
     }
 
     /// Decodes the bytes of `input`.
@@ -75,7 +74,9 @@ public struct JSONFormDecoder: Sendable {
             guard position < input.count else { throw failure("unexpected end of input") }
             switch input[position] {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
-                // PHP counts the top level as depth 1 (json_decode's $depth).
+                // The top-level container is the form's root, so `maxDepth` more levels are
+                // allowed below it, as for `a[x]…` names: 64 means 65 nested containers, which
+                // json_decode accepts with $depth 66 (it counts the leaves' level too).
                 if depth + 1 > limits.maxDepth + 1 { throw .tooDeep(name: path, limit: limits.maxDepth) }
                 return .array(try parseContainer(depth: depth + 1, path: path))
             case UInt8(ascii: "\""):
@@ -184,7 +185,7 @@ public struct JSONFormDecoder: Sendable {
                 let byte = input[position]
                 if byte == UInt8(ascii: "\"") {
                     position += 1
-                    return String(decoding: UnsafeBufferPointer(rebasing: input[start..<position - 1]), as: UTF8.self)
+                    return try validated(UnsafeBufferPointer(rebasing: input[start..<position - 1]), at: start)
                 }
                 if byte == UInt8(ascii: "\\") { break }
                 if byte < 0x20 { throw failure("control character in string") }
@@ -195,7 +196,7 @@ public struct JSONFormDecoder: Sendable {
                 let byte = input[position]
                 if byte == UInt8(ascii: "\"") {
                     position += 1
-                    return String(decoding: output, as: UTF8.self)
+                    return try output.withUnsafeBufferPointer { (bytes) throws(FormError) in try validated(bytes, at: start) }
                 }
                 if byte < 0x20 { throw failure("control character in string") }
                 if byte != UInt8(ascii: "\\") {
@@ -215,21 +216,36 @@ public struct JSONFormDecoder: Sendable {
                 case UInt8(ascii: "r"): output.append(0x0D)
                 case UInt8(ascii: "t"): output.append(0x09)
                 case UInt8(ascii: "u"):
+                    // json_decode refuses a surrogate that is not half of a high+low pair
+                    // (JSON_ERROR_UTF16) rather than substituting U+FFFD.
                     var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar), position + 1 < input.count,
-                       input[position] == UInt8(ascii: "\\"), input[position + 1] == UInt8(ascii: "u") {
+                    if (0xDC00..<0xE000).contains(scalar) { throw failure("single unpaired UTF-16 surrogate") }
+                    if (0xD800..<0xDC00).contains(scalar) {
+                        guard position + 1 < input.count,
+                              input[position] == UInt8(ascii: "\\"), input[position + 1] == UInt8(ascii: "u") else {
+                            throw failure("single unpaired UTF-16 surrogate")
+                        }
                         position += 2
                         let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw failure("invalid surrogate pair") }
+                        guard (0xDC00..<0xE000).contains(low) else { throw failure("single unpaired UTF-16 surrogate") }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     }
-                    let character = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                    guard let character = Unicode.Scalar(scalar) else { throw failure("invalid \\u escape") }
                     output.append(contentsOf: String(character).utf8)
                 default:
                     throw failure("invalid escape")
                 }
             }
             throw failure("unterminated string")
+        }
+
+        /// The string's bytes, which must be valid UTF-8: json_decode refuses malformed
+        /// UTF-8 (JSON_ERROR_UTF8), where a form body's bytes are kept and repaired.
+        func validated(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) throws(FormError) -> String {
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw .invalidJSON(offset: offset, reason: "malformed UTF-8 in string")
+            }
+            return text
         }
 
         mutating func hex4() throws(FormError) -> UInt32 {

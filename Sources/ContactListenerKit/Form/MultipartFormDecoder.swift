@@ -14,16 +14,38 @@ public struct MultipartFormDecoder: Sendable {
     }
 
     /// The `boundary` parameter of a `multipart/form-data` content type, unquoted.
+    ///
+    /// As rfc1867.c reads it: a quoted value runs to its closing quote (so it may hold `;`,
+    /// `,` or spaces; an unclosed quote is an invalid boundary), an unquoted one ends at `,`
+    /// or `;` (`strpbrk(boundary, ",;")`). Unlike PHP's `strstr(content_type, "boundary")`,
+    /// only a parameter named `boundary` counts, not the word inside another value.
     public static func boundary(fromContentType contentType: String) -> String? {
-        for parameter in contentType.split(separator: ";").dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2,
-                  pair[0].trimmingCharacters(in: " \t").lowercased() == "boundary" else { continue }
-            var value = pair[1].trimmingCharacters(in: " \t")
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 {
-                value = String(value.dropFirst().dropLast())
+        var rest = Substring(contentType)
+        guard let firstSemicolon = rest.firstIndex(of: ";") else { return nil }
+        rest = rest[rest.index(after: firstSemicolon)...]
+        while !rest.isEmpty {
+            rest = rest.drop(while: { $0 == " " || $0 == "\t" })
+            let nameEnd = rest.firstIndex(where: { $0 == "=" || $0 == ";" }) ?? rest.endIndex
+            let name = rest[..<nameEnd].trimmingCharacters(in: " \t").lowercased()
+            rest = rest[nameEnd...]
+            guard rest.first == "=" else {
+                rest = rest.dropFirst()  // a parameter without a value
+                continue
             }
-            return value.isEmpty ? nil : value
+            rest = rest.dropFirst().drop(while: { $0 == " " || $0 == "\t" })
+            let value: String
+            if rest.first == "\"" {
+                let quoted = rest.dropFirst()
+                guard let close = quoted.firstIndex(of: "\"") else { return nil }
+                value = String(quoted[..<close])
+                rest = quoted[quoted.index(after: close)...]
+                rest = rest.drop(while: { $0 != ";" }).dropFirst()
+            } else {
+                let end = rest.firstIndex(where: { $0 == ";" || $0 == "," }) ?? rest.endIndex
+                value = rest[..<end].trimmingCharacters(in: " \t")
+                rest = rest[end...].drop(while: { $0 != ";" }).dropFirst()
+            }
+            if name == "boundary" { return value.isEmpty ? nil : value }
         }
         return nil
     }
@@ -47,7 +69,12 @@ public struct MultipartFormDecoder: Sendable {
             guard let blank = Self.find(Array("\r\n\r\n".utf8), in: input, from: headersStart - 2) else {
                 throw .invalidMultipart(reason: "part without a blank line after its headers")
             }
-            let headers = String(decoding: UnsafeBufferPointer(rebasing: input[headersStart..<blank]), as: UTF8.self)
+            // A part with no headers ("--b\r\n\r\n…") has its blank line start 2 bytes
+            // *before* headersStart; slicing headersStart..<blank then trapped, so one
+            // request could crash the listener.
+            let headers = blank > headersStart
+                ? String(decoding: UnsafeBufferPointer(rebasing: input[headersStart..<blank]), as: UTF8.self)
+                : ""
             let bodyStart = blank + 4
             guard let next = Self.find(Array("\r\n".utf8) + delimiter, in: input, from: bodyStart - 2) else {
                 throw .invalidMultipart(reason: "part not closed by the boundary (truncated body?)")
@@ -57,7 +84,7 @@ public struct MultipartFormDecoder: Sendable {
             if let disposition = Self.disposition(in: headers), disposition.filename == nil,
                let name = disposition.name {
                 let value = String(decoding: UnsafeBufferPointer(rebasing: input[bodyStart..<bodyEnd]), as: UTF8.self)
-                var nameBytes = Array(name.utf8)
+                let nameBytes = Array(name.utf8)
                 try nameBytes.withUnsafeBufferPointer { (buffer) throws(FormError) in
                     try builder.register(name: buffer, value: value)
                 }
@@ -66,61 +93,127 @@ public struct MultipartFormDecoder: Sendable {
         }
     }
 
-    /// The `name` and `filename` parameters of a part's `Content-Disposition: form-data` header.
-    static func disposition(in headers: String) -> (name: String?, filename: String?)? {
-        for line in headers.split(separator: "\r\n", omittingEmptySubsequences: true) {
-            guard let colon = line.firstIndex(of: ":"),
-                  line[..<colon].lowercased() == "content-disposition" else { continue }
-            var name: String? = nil
-            var filename: String? = nil
-            for (key, value) in parameters(String(line[line.index(after: colon)...])) {
-                switch key.lowercased() {
-                case "name": name = value
-                case "filename": filename = value
-                default: break
-                }
-            }
-            return (name, filename)
+    /// Decodes the bytes of `input`.
+    public func decode(_ input: some Collection<UInt8>, boundary: String) throws(FormError) -> FormArray {
+        let bytes = Array(input)
+        return try bytes.withUnsafeBufferPointer { (buffer) throws(FormError) -> FormArray in
+            try decode(buffer, boundary: boundary)
         }
+    }
+
+    /// The `name` and `filename` parameters of a part's `Content-Disposition` header, or
+    /// nil when the part has none (PHP then skips the part).
+    ///
+    /// A port of rfc1867.c (PHP 8.2): `php_ap_getword` splits the header at `;` and each
+    /// pair at `=`, skipping over quoted runs; the key is compared with `strcasecmp` and is
+    /// not trimmed; `php_ap_getword_conf` reads the value, which may be quoted with `"` or
+    /// `'` (a backslash escapes the quote or a backslash) or, unquoted, ends at whitespace.
+    static func disposition(in headers: String) -> (name: String?, filename: String?)? {
+        guard var rest = headerValue(named: "content-disposition", in: headers) else { return nil }
+        var name: String? = nil
+        var filename: String? = nil
+        rest = rest.drop(while: isSpace)
+        while !rest.isEmpty {
+            var pair = getword(&rest, stop: UInt8(ascii: ";"))
+            rest = rest.drop(while: isSpace)
+            guard pair.contains(UInt8(ascii: "=")) else { continue }
+            let key = getword(&pair, stop: UInt8(ascii: "="))
+            if asciiCaseInsensitiveEquals(key, "name") {
+                name = String(decoding: getwordConf(pair), as: UTF8.self)
+            } else if asciiCaseInsensitiveEquals(key, "filename") {
+                filename = String(decoding: getwordConf(pair), as: UTF8.self)
+            }
+        }
+        return (name, filename)
+    }
+
+    /// The value of the first header called `name` (ASCII case-insensitive), as
+    /// `multipart_buffer_headers` + `php_mime_get_hdr_value` find it: lines end at LF with an
+    /// optional CR before it, a line starting with whitespace (or without a colon) continues
+    /// the previous header, the value starts after the colon and its whitespace, and being a
+    /// C string it ends at the first NUL.
+    static func headerValue(named name: String, in headers: String) -> ArraySlice<UInt8>? {
+        var entries: [(key: ArraySlice<UInt8>, value: [UInt8])] = []
+        for var line in Array(headers.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            if let nul = line.firstIndex(of: 0) { line = line[..<nul] }
+            if let first = line.first, !isSpace(first), let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+                let value = line[line.index(after: colon)...].drop(while: isSpace)
+                entries.append((line[..<colon], Array(value)))
+            } else if !entries.isEmpty {
+                entries[entries.count - 1].value.append(contentsOf: line)
+            }
+        }
+        for entry in entries where asciiCaseInsensitiveEquals(entry.key, name) { return entry.value[...] }
         return nil
     }
 
-    /// Splits `form-data; name="a"; filename="b"` into parameters; quoted values may
-    /// escape a quote or backslash with a backslash, as PHP's `php_ap_getword_conf` allows.
-    static func parameters(_ text: String) -> [(String, String)] {
-        var result: [(String, String)] = []
-        var scalars = Substring(text).unicodeScalars[...]
-        func skipSpaces() { while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() } }
-        while !scalars.isEmpty {
-            skipSpaces()
-            var key = ""
-            while let first = scalars.first, first != "=", first != ";" { key.unicodeScalars.append(scalars.removeFirst()) }
-            var value = ""
-            if scalars.first == "=" {
-                scalars.removeFirst()
-                skipSpaces()
-                if scalars.first == "\"" {
-                    scalars.removeFirst()
-                    while let first = scalars.first, first != "\"" {
-                        scalars.removeFirst()
-                        if first == "\\", let escaped = scalars.first, escaped == "\"" || escaped == "\\" {
-                            value.unicodeScalars.append(scalars.removeFirst())
-                        } else {
-                            value.unicodeScalars.append(first)
-                        }
-                    }
-                    if !scalars.isEmpty { scalars.removeFirst() }
-                    while let first = scalars.first, first != ";" { scalars.removeFirst() }
+    /// `php_ap_getword`: the text up to the first `stop` outside quotes (all of it when there
+    /// is none); `line` is left after the run of `stop` bytes that follows.
+    static func getword(_ line: inout ArraySlice<UInt8>, stop: UInt8) -> ArraySlice<UInt8> {
+        var position = line.startIndex
+        while position < line.endIndex, line[position] != stop {
+            let quote = line[position]
+            guard quote == UInt8(ascii: "\"") || quote == UInt8(ascii: "'") else {
+                position += 1
+                continue
+            }
+            position += 1
+            while position < line.endIndex, line[position] != quote {
+                // Only an escaped quote is skipped here; `\\` is not (PHP's quirk, kept).
+                if line[position] == UInt8(ascii: "\\"), position + 1 < line.endIndex, line[position + 1] == quote {
+                    position += 2
                 } else {
-                    while let first = scalars.first, first != ";" { value.unicodeScalars.append(scalars.removeFirst()) }
-                    value = value.trimmingCharacters(in: " \t")
+                    position += 1
                 }
             }
-            if !scalars.isEmpty { scalars.removeFirst() }  // ';'
-            let trimmedKey = key.trimmingCharacters(in: " \t")
-            if !trimmedKey.isEmpty { result.append((trimmedKey, value)) }
+            if position < line.endIndex { position += 1 }
+        }
+        let word = line[line.startIndex..<position]
+        line = line[position...].drop(while: { $0 == stop })
+        return word
+    }
+
+    /// `php_ap_getword_conf` + `substring_conf`: a parameter value after leading whitespace,
+    /// either quoted (up to the closing quote, `\"`/`\'` and `\\` unescaped) or bare (up
+    /// to whitespace, `\\` unescaped).
+    static func getwordConf(_ text: ArraySlice<UInt8>) -> [UInt8] {
+        var text = text.drop(while: isSpace)
+        var quote: UInt8? = nil
+        if let first = text.first, first == UInt8(ascii: "\"") || first == UInt8(ascii: "'") {
+            quote = first
+            text = text.dropFirst()
+        } else {
+            text = text.prefix(while: { !isSpace($0) })
+        }
+        var result: [UInt8] = []
+        var position = text.startIndex
+        while position < text.endIndex, text[position] != quote {
+            let byte = text[position]
+            if byte == UInt8(ascii: "\\"), position + 1 < text.endIndex,
+               text[position + 1] == UInt8(ascii: "\\") || (quote != nil && text[position + 1] == quote) {
+                position += 1
+            }
+            result.append(text[position])
+            position += 1
         }
         return result
+    }
+
+    /// C's `isspace` in the "C" locale.
+    static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0D).contains(byte)
+    }
+
+    /// `strcasecmp(a, b) == 0` for ASCII.
+    static func asciiCaseInsensitiveEquals(_ bytes: some Collection<UInt8>, _ text: String) -> Bool {
+        guard bytes.count == text.utf8.count else { return false }
+        for (byte, other) in zip(bytes, text.utf8) {
+            let lower = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+            let otherLower = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(other) ? other | 0x20 : other
+            if lower != otherLower { return false }
+        }
+        return true
     }
 
     /// The index just past the next CRLF at or after `start`.

@@ -61,12 +61,15 @@ public struct HandlerError: Error, Sendable, CustomStringConvertible {
     /// True when retrying can't help (a CRM answering 400): the delivery becomes a dead
     /// letter at once instead of waiting out the retry schedule.
     public var permanent: Bool
+    /// How long the backend asked us to wait (`Retry-After`), in milliseconds.
+    public var retryAfter: Int64?
 
     /// Creates an error.
-    public init(handler: String, reason: String, permanent: Bool = false) {
+    public init(handler: String, reason: String, permanent: Bool = false, retryAfter: Int64? = nil) {
         self.handler = handler
         self.reason = reason
         self.permanent = permanent
+        self.retryAfter = retryAfter
     }
 
     /// `handler 'jsonl': write /x: No space left on device`.

@@ -14,6 +14,6 @@ public protocol ContactHandlerFactory: Sendable {
 extension ContactHandlerFactory {
     /// Fails when the handler's mapping has keys this type doesn't take.
     public static func checkKeys(_ configuration: HandlerConfiguration) throws(ConfigurationError) {
-        try configuration.options.requireMapping(allowed: ["type", "name"] + options.map(\.name))
+        try configuration.options.requireMapping(allowed: ["type", "name", "map"] + options.map(\.name))
     }
 }

@@ -5,7 +5,10 @@ public enum HandlerRegistry {
     private static let extra = Mutex<[any ContactHandlerFactory.Type]>([])
 
     /// The built-in handler types.
-    public static let builtIn: [any ContactHandlerFactory.Type] = [JSONLinesHandler.Factory.self]
+    public static let builtIn: [any ContactHandlerFactory.Type] = [
+        JSONLinesHandler.Factory.self, SQLiteHandler.Factory.self, PostgresHandlerFactory.self, MySQLHandlerFactory.self,
+        HTTPForwardHandler.Factory.self, ExecHandler.Factory.self,
+    ]
 
     /// Every known handler type; a custom type with a built-in's name replaces it.
     public static var all: [any ContactHandlerFactory.Type] {
@@ -30,7 +33,13 @@ public enum HandlerRegistry {
                     "unknown handler type '\(configuration.type)'; known types: \(factories.map { $0.type }.joined(separator: ", "))")
             }
             do {
-                handlers.append(try factory.make(configuration))
+                let mapping = try configuration.options["map"].map { node throws(ConfigurationError) in try FieldMapping(node: node) }
+                let handler = try factory.make(configuration)
+                if let mapping, !mapping.isEmpty {
+                    handlers.append(MappedHandler(handler, mapping: mapping))
+                } else {
+                    handlers.append(handler)
+                }
             } catch {
                 handlers.forEach { $0.close() }
                 throw error

@@ -2,6 +2,8 @@
 public enum PipelineError: Error, Sendable, CustomStringConvertible {
     /// A method other than GET or POST.
     case methodNotAllowed(String)
+    /// A `verify:` rule refused the request (401, 403 or 405).
+    case verification(VerificationFailure)
     /// A body type the listener doesn't decode.
     case unsupportedMediaType(String)
     /// The request could not be read.
@@ -20,6 +22,7 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
             return "method \(method.prefix(16)) is not allowed; send GET or POST"
         case .unsupportedMediaType(let type):
             return "Content-Type '\(type.prefix(64))' is not supported; send application/x-www-form-urlencoded, multipart/form-data or application/json"
+        case .verification(let failure): return failure.description
         case .request(let error): return error.description
         case .form(let error): return error.description
         case .event(let error): return error.description
@@ -31,6 +34,7 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     public var status: Int {
         switch self {
         case .methodNotAllowed: return 405
+        case .verification(let failure): return failure.status
         case .unsupportedMediaType: return 415
         case .request(.bodyTooLarge): return 413
         case .request(.readFailed): return 400

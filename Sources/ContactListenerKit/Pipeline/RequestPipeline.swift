@@ -27,24 +27,32 @@ public final class RequestPipeline: Sendable {
         var transactionID: String? = nil
         let response: Response
         var failure: String? = nil
+        var duplicate = false
+        var clientAddress = request.remoteAddress
         do throws(PipelineError) {
-            let event = try makeEvent(from: request, requestID: requestID)
+            let verified = try verify(request)
+            clientAddress = verified.clientAddress
+            let event = try makeEvent(from: request, requestID: requestID, verified: verified)
             transactionID = event.transactionID
             let acceptance: Acceptance
             do {
-                acceptance = try sink.accept(Delivery(event: event), dedupKey: Spool.dedupKey(event.transactionID))
+                // Replays inside the signature's tolerance are deduplicated on the
+                // transaction id, or on webhook-id when there is none (issue 3).
+                let key = Spool.dedupKey(event.transactionID) ?? verified.webhookID.flatMap { Spool.dedupKey("webhook-id:" + $0) }
+                acceptance = try sink.accept(Delivery(event: event), dedupKey: key)
             } catch let error as HandlerError {
                 throw PipelineError.handler(error)
             } catch {
                 throw PipelineError.handler(HandlerError(handler: "sink", reason: "\(error)"))
             }
             response = Self.accepted(event: event, duplicate: acceptance == .duplicate)
+            duplicate = acceptance == .duplicate
         } catch {
             response = .error(error.status, error.description)
             failure = error.description
         }
-        log(request.method, request.remoteAddress, response, bodyBytes: request.body.count,
-            started: started, requestID: requestID, transactionID: transactionID, failure: failure)
+        log(request.method, clientAddress, response, bodyBytes: request.body.count,
+            started: started, requestID: requestID, transactionID: transactionID, failure: failure, duplicate: duplicate)
         return response
     }
 
@@ -55,15 +63,27 @@ public final class RequestPipeline: Sendable {
         let response = Response.error(failure.status, failure.description)
         log(params["REQUEST_METHOD"] ?? "-", params["REMOTE_ADDR"], response,
             bodyBytes: Int(params["CONTENT_LENGTH"] ?? "") ?? 0, started: started,
-            requestID: requestIDs.next(), transactionID: nil, failure: failure.description)
+            requestID: requestIDs.next(), transactionID: nil, failure: failure.description, duplicate: false)
         return response
     }
 
-    /// Decodes `request` into a contact event, or throws the reason it can't be one.
+    /// Verifies `request`, then decodes it into a contact event, or throws the reason it can't be one.
     public func makeEvent(from request: Request, requestID: String) throws(PipelineError) -> ContactEvent {
-        let form = try decodeParameters(request)
+        try makeEvent(from: request, requestID: requestID, verified: verify(request))
+    }
+
+    /// Applies the `verify:` rules; the accepted request carries the token-free query.
+    public func verify(_ request: Request) throws(PipelineError) -> VerifiedRequest {
+        switch configuration.verify.verify(request, now: Int(Timestamp.unixNanoseconds() / 1_000_000_000)) {
+        case .accepted(let verified): return verified
+        case .rejected(let failure): throw .verification(failure)
+        }
+    }
+
+    private func makeEvent(from request: Request, requestID: String, verified: VerifiedRequest) throws(PipelineError) -> ContactEvent {
+        let form = try decodeParameters(request, query: verified.query)
         let metadata = EventMetadata(
-            receivedAt: Timestamp.now(), remoteAddress: request.remoteAddress, requestID: requestID,
+            receivedAt: Timestamp.now(), remoteAddress: verified.clientAddress, requestID: requestID,
             method: request.method, mode: ContactEvent.mode(of: form, method: request.method))
         do {
             return try ContactEvent(form: form, metadata: metadata)
@@ -74,12 +94,13 @@ public final class RequestPipeline: Sendable {
 
     /// The request's parameters as PHP's `$_REQUEST` would hold them: the query string,
     /// then (for a POST) the body decoded by its Content-Type, the body winning.
-    public func decodeParameters(_ request: Request) throws(PipelineError) -> FormArray {
+    /// `query` replaces `QUERY_STRING` (the verified query has the token taken out).
+    public func decodeParameters(_ request: Request, query: String? = nil) throws(PipelineError) -> FormArray {
         let method = request.method
         guard method == "GET" || method == "POST" else { throw .methodNotAllowed(method) }
         let limits = configuration.limits
         do {
-            var form = try URLEncodedFormDecoder(limits: limits).decode(Array(request.queryString.utf8))
+            var form = try URLEncodedFormDecoder(limits: limits).decode(Array((query ?? request.queryString).utf8))
             if method == "POST" {
                 // `$_REQUEST` order "GP": the body's parameters win over the query's.
                 let body = try decodeBody(request, limits: limits)
@@ -147,7 +168,7 @@ public final class RequestPipeline: Sendable {
 
     private func log(
         _ method: String, _ remoteAddress: String?, _ response: Response, bodyBytes: Int, started: UInt64,
-        requestID: String, transactionID: String?, failure: String?
+        requestID: String, transactionID: String?, failure: String?, duplicate: Bool
     ) {
         let elapsed = Double(Timestamp.monotonicNanoseconds() &- started) / 1_000_000
         let milliseconds = (elapsed * 100).rounded() / 100
@@ -167,6 +188,7 @@ public final class RequestPipeline: Sendable {
         default: level = .error
         }
         if let failure { metadata["error"] = .string(failure) }
+        if duplicate { metadata["duplicate"] = "true" }
         logger.log(level: level, "request", metadata: metadata)
     }
 }

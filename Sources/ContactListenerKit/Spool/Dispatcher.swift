@@ -127,13 +127,14 @@ public final class Dispatcher: @unchecked Sendable {
             case .success:
                 results.append((claim.eventID, claim.attempts, .delivered))
             case .failure(let error):
-                let permanent = (error as? HandlerError)?.permanent ?? false
+                let handlerError = error as? HandlerError
+                let permanent = handlerError?.permanent ?? false
                 let dead = permanent || claim.attempts + 1 >= spool.configuration.retry.maxAttempts
                 logger.log(level: dead ? .error : .warning, dead ? "delivery failed for good: dead letter" : "delivery failed; will retry", metadata: [
                     "handler": .string(handler.name), "spool_id": .stringConvertible(claim.eventID),
                     "attempt": .stringConvertible(claim.attempts + 1), "error": .string("\(error)"),
                 ])
-                results.append((claim.eventID, claim.attempts, .failed("\(error)", permanent: permanent)))
+                results.append((claim.eventID, claim.attempts, .failed("\(error)", permanent: permanent, retryAfter: handlerError?.retryAfter)))
             }
         }
         do {

@@ -181,8 +181,9 @@ public final class Spool: Sendable {
     public enum AttemptResult: Sendable {
         /// The handler stored the event.
         case delivered
-        /// The handler failed; `permanent` skips the remaining retries.
-        case failed(String, permanent: Bool)
+        /// The handler failed; `permanent` skips the remaining retries, `retryAfter` (ms)
+        /// lengthens the wait when the backend asked for it.
+        case failed(String, permanent: Bool, retryAfter: Int64? = nil)
     }
 
     /// Records the outcome of attempts: delivered, failed (retry on the schedule) or dead.
@@ -194,8 +195,8 @@ public final class Spool: Sendable {
                     try db.execute(
                         sql: "UPDATE deliveries SET state = 'delivered', attempts = ?, lease_until = 0, lease_owner = NULL, last_error = NULL, updated_at = ? WHERE event_id = ? AND handler = ?",
                         arguments: [attempts + 1, now, eventID, handler])
-                case .failed(let error, let permanent):
-                    let delay = permanent ? nil : configuration.retry.delay(afterAttempts: attempts + 1)
+                case .failed(let error, let permanent, let retryAfter):
+                    let delay = permanent ? nil : configuration.retry.delay(afterAttempts: attempts + 1).map { max($0, retryAfter ?? 0) }
                     let state: DeliveryState = delay == nil ? .dead : .failed
                     try db.execute(
                         sql: "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, lease_owner = NULL, last_error = ?, updated_at = ? WHERE event_id = ? AND handler = ?",

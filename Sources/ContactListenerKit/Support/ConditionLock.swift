@@ -23,6 +23,12 @@ public final class ConditionLock: @unchecked Sendable {
         condition.deallocate()
     }
 
+    /// Takes the lock (pair with `unlock`; prefer `withLock`).
+    public func lock() { pthread_mutex_lock(mutex) }
+
+    /// Releases the lock taken by `lock`.
+    public func unlock() { pthread_mutex_unlock(mutex) }
+
     /// Runs `body` holding the lock.
     public func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)

@@ -52,6 +52,11 @@ public enum FileSystem {
         access(path, F_OK) == 0
     }
 
+    /// True when `path` is a file this process may execute.
+    public static func isExecutable(_ path: String) -> Bool {
+        access(path, X_OK) == 0
+    }
+
     /// The directory part of `path` (`"."` when there is none).
     public static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }

@@ -1,0 +1,116 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+
+/// `type: http`: forwards each event to a CRM's API (or any URL), as the event's JSON or
+/// through a body template. Every 2xx is success; 429 and 5xx are retried (honouring
+/// `Retry-After`); another 4xx is a permanent failure, logged with the response body.
+public final class HTTPForwardHandler: ContactHandler {
+    /// The handler's configured name.
+    public let name: String
+    private let url: String
+    private let method: HTTPMethod
+    private let headers: [(String, String)]
+    private let body: BodyTemplate
+    private let contentType: String
+    private let timeout: Int64
+    private let client: HTTPClient
+
+    /// Creates a handler; `timeout` is in milliseconds.
+    public init(name: String, url: String, method: HTTPMethod, headers: [(String, String)], body: BodyTemplate, contentType: String, timeout: Int64) {
+        self.name = name
+        self.url = url
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.contentType = contentType
+        self.timeout = timeout
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .milliseconds(min(timeout, 10_000)), read: .milliseconds(timeout))
+        configuration.redirectConfiguration = .follow(max: 3, allowCycles: false)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Sends one request and waits for the answer (on a dispatcher thread, never an event loop).
+    public func handle(_ delivery: Delivery) throws {
+        var request: HTTPClient.Request
+        do {
+            request = try HTTPClient.Request(url: url, method: method)
+        } catch {
+            throw HandlerError(handler: name, reason: "bad url \(url): \(error)", permanent: true)
+        }
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.headers.add(name: "User-Agent", value: "contact-listener/\(ContactListener.version)")
+        for (header, value) in headers { request.headers.replaceOrAdd(name: header, value: value) }
+        request.body = .bytes(body.render(delivery))
+        let response: HTTPClient.Response
+        do {
+            response = try client.execute(request: request, deadline: .now() + .milliseconds(timeout)).wait()
+        } catch {
+            throw HandlerError(handler: name, reason: "\(method) \(url): \(error)")
+        }
+        let status = Int(response.status.code)
+        if (200..<300).contains(status) { return }
+        let answer = response.body.map { String(buffer: $0) }.map { String($0.prefix(500)) } ?? ""
+        let reason = "\(method) \(url) answered \(status): \(answer)"
+        if status == 429 || status >= 500 {
+            throw HandlerError(handler: name, reason: reason, retryAfter: Self.retryAfter(response.headers.first(name: "Retry-After")))
+        }
+        throw HandlerError(handler: name, reason: reason, permanent: true)
+    }
+
+    /// Shuts the client down.
+    public func close() {
+        try? client.syncShutdown()
+    }
+
+    /// `Retry-After` in seconds, as milliseconds (an HTTP date falls back to the schedule).
+    static func retryAfter(_ value: String?) -> Int64? {
+        guard let value, let seconds = Int64(value.trimmingCharacters(in: " ")), seconds >= 0 else { return nil }
+        return seconds * 1_000
+    }
+
+    /// `type: http`.
+    public enum Factory: ContactHandlerFactory {
+        public static let type = "http"
+        public static let summary = "send each event to a CRM's API or any URL (JSON, or a template)"
+        public static let options: [(name: String, help: String)] = [
+            ("url", "where to send (required); ${ENV} works, e.g. https://api.example.com/contacts?key=${CRM_KEY}"),
+            ("method", "POST (default), PUT or PATCH"),
+            ("headers", "a mapping of header names to values, e.g. Authorization: \"Bearer ${CRM_TOKEN}\""),
+            ("body", "omit to send the event's JSON; a mapping is a JSON template with {{contact.email}}, {{field:First Name}}, …"),
+            ("content_type", "default application/json"),
+            ("timeout", "per attempt, e.g. 10s (default)"),
+        ]
+
+        public static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
+            try checkKeys(configuration)
+            let options = configuration.options
+            guard let urlNode = options["url"] else { throw options.error("an http handler needs 'url'") }
+            let url = try urlNode.string()
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw urlNode.error("expected an http:// or https:// URL, got '\(url)'")
+            }
+            let methodText = try options["method"]?.string().uppercased() ?? "POST"
+            guard ["POST", "PUT", "PATCH"].contains(methodText) else { throw options.error("method must be POST, PUT or PATCH") }
+            var headers: [(String, String)] = []
+            if let headerNode = options["headers"] {
+                try headerNode.requireMapping(allowed: headerNode.keys)
+                for key in headerNode.keys {
+                    headers.append((key, try headerNode[key]?.string() ?? ""))
+                }
+            }
+            let contentType = try options["content_type"]?.string() ?? "application/json"
+            var timeout: Int64 = 10_000
+            if let timeoutNode = options["timeout"] {
+                let text = try timeoutNode.string()
+                guard let value = RetrySchedule.milliseconds(text), value > 0 else { throw timeoutNode.error("expected a duration like 10s") }
+                timeout = value
+            }
+            let body = try BodyTemplate.compile(options["body"], contentType: contentType)
+            return HTTPForwardHandler(
+                name: configuration.name, url: url, method: HTTPMethod(rawValue: methodText), headers: headers,
+                body: body, contentType: contentType, timeout: timeout)
+        }
+    }
+}

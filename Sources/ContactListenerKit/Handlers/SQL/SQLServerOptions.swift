@@ -1,0 +1,42 @@
+/// The options of a database-server handler (`postgres`, `mysql`): where to connect, with
+/// TLS or not, and how long any step may take before the delivery fails and is retried.
+struct SQLServerOptions: Sendable {
+    /// The server and credentials.
+    var url: DatabaseURL
+    /// Require TLS (with certificate verification).
+    var tls: Bool
+    /// The longest a connect or a statement may take, in seconds.
+    var timeout: Int
+
+    /// The keys, with one line of help each, shared by both server types.
+    static func keys(scheme: String, defaultPort: Int) -> [(name: String, help: String)] {
+        [
+            ("url", "\(scheme)://user:password@host:port/database (port \(defaultPort) if left out; percent-encode special characters; ${VAR} keeps the password out of the file) (required)"),
+            ("tls", "require TLS and verify the server's certificate against the system's CAs (default false)"),
+            ("timeout", "the longest a connect or a statement may take before the delivery fails and is retried later, like 10s (default 10s)"),
+        ]
+    }
+
+    /// Reads `url`, `tls` and `timeout` from a handler's configuration.
+    init(_ configuration: HandlerConfiguration, schemes: [String], defaultPort: Int) throws(ConfigurationError) {
+        let options = configuration.options
+        guard let urlNode = options["url"] else {
+            throw options.error("a \(configuration.type) handler needs 'url' (\(schemes[0])://user:password@host:port/database)")
+        }
+        let text = try urlNode.string()
+        do {
+            url = try DatabaseURL(text, schemes: schemes, defaultPort: defaultPort)
+        } catch {
+            throw urlNode.error("\(error)")
+        }
+        tls = try options["tls"]?.bool() ?? false
+        timeout = 10
+        if let node = options["timeout"] {
+            let text = try node.string()
+            guard let milliseconds = RetrySchedule.milliseconds(text), milliseconds >= 1_000, milliseconds <= 3_600_000 else {
+                throw node.error("expected a duration from 1s to 1h, like 10s, got '\(text)'")
+            }
+            timeout = Int(milliseconds / 1_000)
+        }
+    }
+}

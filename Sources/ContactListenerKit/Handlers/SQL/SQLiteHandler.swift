@@ -1,0 +1,99 @@
+@preconcurrency import GRDB
+
+/// Stores each event in a normalized SQLite database (`SQLSchema`), created and migrated
+/// by GRDB: WAL mode, `synchronous=FULL` (a commit survives power loss), and a busy timeout
+/// so that several processes (CGI mode) can share the file.
+///
+/// Every event is written in a transaction of its own; a batch shares one connection.
+public final class SQLiteHandler: ContactHandler {
+    /// The handler's configured name.
+    public let name: String
+    /// The database file.
+    public let path: String
+    private let database: DatabaseQueue
+    private let writer = SQLEventWriter(dialect: .sqlite)
+
+    /// Opens (creating and migrating) the database at `path`; another process holding the
+    /// write lock is waited for up to `busyTimeout` seconds.
+    public init(name: String, path: String, busyTimeout: Double = 10) throws {
+        self.name = name
+        self.path = path
+        try FileSystem.createDirectories(FileSystem.directory(of: path))
+        var options = Configuration()
+        options.journalMode = .wal
+        options.busyMode = .timeout(busyTimeout)
+        options.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        database = try DatabaseQueue(path: path, configuration: options)
+        try Self.migrator.migrate(database)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for migration in SQLSchema.migrations {
+            migrator.registerMigration("v\(migration.version)") { db in
+                for statement in migration.statements(.sqlite) { try db.execute(sql: statement) }
+            }
+        }
+        return migrator
+    }
+
+    /// Stores the event, or throws when the database can't be written.
+    public func handle(_ delivery: Delivery) throws {
+        if let failure = handle(batch: [delivery]).first, case .failure(let error) = failure { throw error }
+    }
+
+    /// Stores each event in its own IMMEDIATE transaction (the write lock is taken up front,
+    /// so a concurrent writer makes it wait rather than fail half-way).
+    public func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
+        database.writeWithoutTransaction { db in
+            batch.map { delivery in
+                do {
+                    try db.inTransaction(.immediate) {
+                        _ = try writer.write(delivery.event, json: delivery.json, to: SQLiteSession(database: db))
+                        return .commit
+                    }
+                    return .success(())
+                } catch {
+                    return .failure(HandlerError(handler: name, reason: "sqlite \(path): \(error)"))
+                }
+            }
+        }
+    }
+
+    /// Closes the database.
+    public func close() {
+        try? database.close()
+    }
+
+    /// `type: sqlite`.
+    public enum Factory: ContactHandlerFactory {
+        public static let type = "sqlite"
+        public static let summary = "store events in a normalized SQLite database (contacts, fields with history, activity, raw events)"
+        public static let options: [(name: String, help: String)] = [
+            ("path", "the database file, created and migrated on start; relative paths resolve against the config file's folder (required)"),
+            ("busy_timeout", "how long to wait for another process's write lock, like 10s (default 10s)"),
+        ]
+
+        public static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
+            try checkKeys(configuration)
+            let options = configuration.options
+            guard let pathNode = options["path"] else { throw options.error("a sqlite handler needs 'path' (e.g. data/contacts.sqlite)") }
+            let path = configuration.resolve(path: try pathNode.string())
+            var busyTimeout: Double = 10
+            if let node = options["busy_timeout"] {
+                let text = try node.string()
+                guard let milliseconds = RetrySchedule.milliseconds(text), milliseconds > 0 else {
+                    throw node.error("expected a duration like 10s or 500ms, got '\(text)'")
+                }
+                busyTimeout = Double(milliseconds) / 1000
+            }
+            do {
+                return try SQLiteHandler(name: configuration.name, path: path, busyTimeout: busyTimeout)
+            } catch {
+                throw pathNode.error("can't open the SQLite database \(path): \(error)")
+            }
+        }
+    }
+}

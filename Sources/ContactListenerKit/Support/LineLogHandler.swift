@@ -1,0 +1,79 @@
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A swift-log handler that writes each record as exactly one line to stderr with a single
+/// `write(2)` (so lines from threads and processes never interleave), with control
+/// characters escaped: values that came from a request can't forge extra log lines.
+///
+/// `2026-11-29T09:14:52.400Z info request method=POST status=200 bytes=89 ms=0.97 …`
+public struct LineLogHandler: LogHandler {
+    /// Metadata attached to every record.
+    public var metadata: Logger.Metadata = [:]
+    /// The minimum level written.
+    public var logLevel: Logger.Level
+    private let fd: Int32
+
+    /// The keys written first, in this order; others follow sorted.
+    static let leadingKeys = ["method", "status", "bytes", "ms", "transactionid", "request_id", "remote_addr", "duplicate", "error"]
+
+    /// Writes to `fd` (stderr by default) at `level` and above.
+    public init(level: Logger.Level, fd: Int32 = 2) {
+        self.logLevel = level
+        self.fd = fd
+    }
+
+    /// Metadata by key.
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// Writes one line.
+    public func log(event: LogEvent) {
+        var all = metadata
+        if let extra = event.metadata { all.merge(extra) { $1 } }
+        var line = "\(Timestamp.now()) \(event.level) \(Self.escape(event.message.description))"
+        let keys = Self.leadingKeys.filter { all[$0] != nil } + all.keys.filter { !Self.leadingKeys.contains($0) }.sorted()
+        for key in keys {
+            guard let value = all[key] else { continue }
+            let text = Self.escape("\(value)")
+            let needsQuotes = text.isEmpty || text.contains(" ") || text.contains("=") || text.contains("\"")
+            line += " \(key)=" + (needsQuotes ? "\"\(text.replacingQuotes())\"" : text)
+        }
+        line += "\n"
+        line.withUTF8 { buffer in
+            _ = write(fd, buffer.baseAddress, buffer.count)
+        }
+    }
+
+    /// Escapes control characters (`\n` becomes `\\n`), so one record stays one line.
+    static func escape(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return text }
+        var output = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                output += "\\x" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output
+    }
+}
+
+extension String {
+    /// Backslash-escapes double quotes for a quoted log value.
+    fileprivate func replacingQuotes() -> String {
+        var output = ""
+        for character in self {
+            if character == "\"" || character == "\\" { output.append("\\") }
+            output.append(character)
+        }
+        return output
+    }
+}
