@@ -26,6 +26,7 @@ extension ContactListener {
 
         /// Serves the request; a broken configuration still gets a JSON 503, never a bare 500.
         static func run(configPath: String?, environment: [String: String]) -> Int32 {
+            SignalWaiter.ignoreWriteFailureSignals()
             let service: ListenerService
             do {
                 service = try Runtime.makeService(configPath: configPath, environment: environment)

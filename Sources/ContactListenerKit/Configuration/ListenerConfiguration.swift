@@ -127,7 +127,14 @@ public struct ListenerConfiguration: Sendable {
         }
         limits.maxBodyBytes = try positive("max_body_bytes") ?? limits.maxBodyBytes
         limits.maxVars = try positive("max_vars") ?? limits.maxVars
-        limits.maxDepth = try positive("max_depth") ?? limits.maxDepth
+        if let depth = try positive("max_depth") {
+            // Readers, writers and freeing a tree recurse once per level; beyond this the
+            // worker threads' stacks are at risk.
+            if depth > FormLimits.depthCeiling, let node = node["max_depth"] {
+                throw node.error("at most \(FormLimits.depthCeiling) (json_decode's default depth); PHP's own default is 64")
+            }
+            limits.maxDepth = depth
+        }
         limits.maxKeyBytes = try positive("max_key_bytes") ?? limits.maxKeyBytes
         limits.maxValueBytes = try positive("max_value_bytes") ?? limits.maxValueBytes
         return limits

@@ -8,6 +8,8 @@ extension ContactEvent {
         limits.maxVars = Int.max
         limits.maxValueBytes = Int.max
         limits.maxKeyBytes = Int.max
+        // The stored form nests two levels deeper than what was sent (sections, `extra`).
+        limits.maxDepth = FormLimits.depthCeiling
         let stored = try JSONFormDecoder(limits: limits, omitNulls: true).decode(bytes)
         let meta = stored["meta"]?.arrayValue ?? FormArray()
         let extra = stored["extra"]?.arrayValue ?? FormArray()
@@ -27,5 +29,17 @@ extension ContactEvent {
         try self.init(form: form, metadata: structured)
         self.metadata = metadata
         self.extra = extra
+        // A record writes the keys it doesn't know under its own "extra" member; reading
+        // that back put them one level too deep. Unwrap exactly that one level.
+        contact.unwrapStoredExtra()
+        for index in fields.indices { fields[index].unwrapStoredExtra() }
+        for index in campaignsOpened.indices { campaignsOpened[index].unwrapStoredExtra() }
+        for index in linksClicked.indices { linksClicked[index].unwrapStoredExtra() }
+        for index in pagesVisited.indices { pagesVisited[index].unwrapStoredExtra() }
+        for index in automationTriggered.indices { automationTriggered[index].unwrapStoredExtra() }
+        for index in goalsReached.indices { goalsReached[index].unwrapStoredExtra() }
+        for index in webhooksTriggered.indices { webhooksTriggered[index].unwrapStoredExtra() }
+        for index in leadScore.indices { leadScore[index].unwrapStoredExtra() }
+        for index in leadStatus.indices { leadStatus[index].unwrapStoredExtra() }
     }
 }

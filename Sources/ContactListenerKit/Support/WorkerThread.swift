@@ -51,14 +51,20 @@ public enum SignalWaiter {
     public static let handled: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
 
     /// Blocks the handled signals in the calling thread and every thread it starts later;
-    /// call first thing, before any thread exists. SIGPIPE is ignored: a client that went
-    /// away must cost an EPIPE, not the process.
+    /// call first thing, before any thread exists.
     public static func blockHandledSignals() {
-        signal(SIGPIPE, SIG_IGN)
+        ignoreWriteFailureSignals()
         var set = sigset_t()
         sigemptyset(&set)
         for signal in handled { sigaddset(&set, signal) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    /// SIGPIPE (a client went away) and SIGXFSZ (a file-size limit reached) must cost an
+    /// error return from `write`, answered with 503, not the process.
+    public static func ignoreWriteFailureSignals() {
+        signal(SIGPIPE, SIG_IGN)
+        signal(SIGXFSZ, SIG_IGN)
     }
 
     /// Waits for the next handled signal and returns it.

@@ -44,9 +44,9 @@ final class MariaDBConnection: SQLConnection, @unchecked Sendable {
             handle, url.socket == nil ? url.host : nil, url.user, url.password, url.database,
             UInt32(url.port), url.socket, 0)
         guard connected != nil else {
-            let message = "can't connect: \(String(cString: mysql_error(handle))) (error \(mysql_errno(handle)))"
+            let message = "\(String(cString: mysql_error(handle))) (error \(mysql_errno(handle)))"
             mysql_close(handle)
-            throw SQLFailure(message)
+            throw SQLFailure("can't connect: \(message)")
         }
         let connection = MariaDBConnection(handle: handle)
         do {

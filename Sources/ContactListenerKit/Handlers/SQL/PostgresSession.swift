@@ -52,9 +52,9 @@ final class PostgresSession: SQLConnection, @unchecked Sendable {
         } catch let error as SQLFailure {
             // A connect that completes after its deadline must not leak its socket.
             future.whenSuccess { late in let _: EventLoopFuture<Void> = late.close() }
-            throw error
+            throw SQLFailure("can't connect: \(error)")
         } catch {
-            throw SQLFailure(describe(error))
+            throw SQLFailure("can't connect: \(describe(error))")
         }
         let session = PostgresSession(connection: connection, timeout: options.timeout, logger: logger)
         do {
@@ -125,7 +125,7 @@ final class PostgresSession: SQLConnection, @unchecked Sendable {
     private static func wait<Value: Sendable>(for future: EventLoopFuture<Value>, seconds: Int) throws -> Value {
         let promise = future.eventLoop.makePromise(of: Value.self)
         let timer = future.eventLoop.scheduleTask(in: .seconds(Int64(seconds))) {
-            promise.fail(SQLFailure("no answer within \(seconds) s"))
+            promise.fail(SQLFailure("no answer within \(seconds) s (the server is overloaded, stopped or unreachable)"))
         }
         future.whenComplete { result in
             timer.cancel()
@@ -135,14 +135,16 @@ final class PostgresSession: SQLConnection, @unchecked Sendable {
         return try promise.futureResult.wait()
     }
 
-    /// A cell as text (nil for NULL), whatever its type.
+    /// A cell as text (nil for NULL), whatever its type. Decoding goes by the column's type:
+    /// a String decode of a binary integer would not fail but return its raw bytes.
     private static func text(_ cell: PostgresCell) -> String? {
         guard cell.bytes != nil else { return nil }
-        if let text = try? cell.decode(String.self) { return text }
-        if let number = try? cell.decode(Int64.self) { return String(number) }
-        if let number = try? cell.decode(Double.self) { return String(number) }
-        if let flag = try? cell.decode(Bool.self) { return flag ? "1" : "0" }
-        return nil
+        switch cell.dataType {
+        case .int2, .int4, .int8: return (try? cell.decode(Int64.self)).map { String($0) }
+        case .float4, .float8: return (try? cell.decode(Double.self)).map { String($0) }
+        case .bool: return (try? cell.decode(Bool.self)).map { $0 ? "1" : "0" }
+        default: return try? cell.decode(String.self)
+        }
     }
 
     /// PSQLError hides its details from `description`; show the server's message and

@@ -39,7 +39,7 @@ public final class SQLServerHandler: ContactHandler {
                 do {
                     current = try open(&slot)
                 } catch {
-                    let failure = HandlerError(handler: name, reason: "\(target): can't connect: \(error)")
+                    let failure = HandlerError(handler: name, reason: "\(target): \(error)")
                     results += Array(repeating: .failure(failure), count: batch.count - results.count)
                     return results
                 }

@@ -11,7 +11,7 @@ enum SQLServerMigrator {
         switch dialect {
         case .postgres:
             try connection.transaction {
-                try connection.query("SELECT pg_advisory_xact_lock(\(lockID))", [])
+                _ = try connection.query("SELECT pg_advisory_xact_lock(\(lockID))", [])
                 try apply(connection, dialect: dialect)
             }
         case .mysql:
