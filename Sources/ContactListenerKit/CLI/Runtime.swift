@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,8 +12,20 @@ enum Runtime {
     /// Sends log lines to stderr (the web server's error log in CGI mode) at `level`.
     static func bootstrapLogging(level: String) {
         let parsed = Logger.Level(rawValue: level) ?? .info
-        LoggingSystem.bootstrap { _ in LineLogHandler(level: parsed) }
+        let first = bootstrapped.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        if first {
+            LoggingSystem.bootstrap { _ in LineLogHandler(level: parsed) }
+        } else {
+            var handler = LineLogHandler(level: parsed)
+            handler.logLevel = parsed  // the level is process-wide: a reload changes it for all
+        }
     }
+
+    /// swift-log may be bootstrapped once per process; a reload only changes the level.
+    private static let bootstrapped = Mutex(false)
 
     /// Loads the configuration and builds the listener, or explains what is wrong.
     static func makeService(
@@ -20,6 +33,11 @@ enum Runtime {
     ) throws(ConfigurationError) -> ListenerService {
         var configuration = try ConfigurationLoader.load(explicit: configPath, environment: environment)
         try adjust(&configuration)
+        if let logFile = configuration.logFile {
+            do { try LineLogHandler.redirectStandardError(to: logFile) } catch {
+                throw ConfigurationError(file: configuration.source, line: nil, key: "log_file", reason: "\(error); check the folder exists and is writable")
+            }
+        }
         bootstrapLogging(level: configuration.logLevel)
         return try ListenerService(configuration: configuration, logger: Logger(label: "contact-listener"))
     }

@@ -43,28 +43,28 @@ extension ContactListener {
         static func run(configPath: String?, listen: String?, threads: Int?, environment: [String: String]) -> Int32 {
             // Before any thread exists, so every thread inherits the mask (see SignalWaiter).
             SignalWaiter.blockHandledSignals()
+            let overrides = { (configuration: inout ListenerConfiguration) throws(ConfigurationError) in
+                if let listen {
+                    guard let address = ListenAddress(listen) else {
+                        throw ConfigurationError(file: "--listen", line: nil, key: "", reason: "expected unix:/path/to.sock or HOST:PORT, got '\(listen)'")
+                    }
+                    configuration.listen = address
+                }
+                if let threads {
+                    guard (1...1024).contains(threads) else {
+                        throw ConfigurationError(file: "--threads", line: nil, key: "", reason: "must be between 1 and 1024")
+                    }
+                    configuration.threads = threads
+                }
+            }
             let service: ListenerService
             do {
-                service = try Runtime.makeService(configPath: configPath, environment: environment) { configuration throws(ConfigurationError) in
-                    if let listen {
-                        guard let address = ListenAddress(listen) else {
-                            throw ConfigurationError(file: "--listen", line: nil, key: "", reason: "expected unix:/path/to.sock or HOST:PORT, got '\(listen)'")
-                        }
-                        configuration.listen = address
-                    }
-                    if let threads {
-                        guard (1...1024).contains(threads) else {
-                            throw ConfigurationError(file: "--threads", line: nil, key: "", reason: "must be between 1 and 1024")
-                        }
-                        configuration.threads = threads
-                    }
-                }
+                service = try Runtime.makeService(configPath: configPath, environment: environment, adjust: overrides)
             } catch {
                 Runtime.complain("\(error)")
                 return Runtime.configurationExitCode
             }
-            let pipeline = service.pipeline
-            let configuration = pipeline.configuration
+            let configuration = service.pipeline.configuration
             let logger = Logger(label: "contact-listener")
             let fd: Int32
             let described: String
@@ -85,7 +85,8 @@ extension ContactListener {
                 service.shutdown()
                 return 64  // EX_USAGE
             }
-            let server = FastCGIServer(listenFD: fd, threads: configuration.threads, pipeline: pipeline, logger: logger)
+            let services = ServiceHolder(service)
+            let server = FastCGIServer(listenFD: fd, threads: configuration.threads, services: services, logger: logger)
             logger.info("listening", metadata: [
                 "on": .string(described), "threads": .stringConvertible(configuration.threads),
                 "config": .string(configuration.source),
@@ -103,20 +104,62 @@ extension ContactListener {
                 service.shutdown()
                 return 71
             }
-            while true {
+            signals: while true {
                 let signal = SignalWaiter.next()
-                if signal == SIGTERM || signal == SIGINT {
+                switch signal {
+                case SIGTERM, SIGINT:
                     logger.info("stopping: answering requests in flight", metadata: ["signal": .stringConvertible(signal)])
                     server.stop()
-                    break
+                    break signals
+                case SIGHUP:
+                    reload(services, configPath: configPath, environment: environment, overrides: overrides, logger: logger)
+                case SIGUSR1:
+                    if let logFile = services.service.pipeline.configuration.logFile {
+                        do { try LineLogHandler.redirectStandardError(to: logFile) } catch {
+                            logger.error("can't reopen the log file", metadata: ["error": .string("\(error)")])
+                        }
+                        logger.info("log file reopened", metadata: ["path": .string(logFile)])
+                    }
+                default:
+                    continue
                 }
-                logger.notice("signal ignored (reload arrives with the operations issue)", metadata: ["signal": .stringConvertible(signal)])
             }
             runner.join()
-            service.shutdown()
+            services.service.shutdown()
             if case .unix(let path) = configuration.listen { unlink(path) }
             logger.info("stopped")
             return 0
+        }
+
+        /// SIGHUP: re-read the configuration and swap handlers, rules and limits without
+        /// dropping a request. A bad configuration is logged and the running one stays.
+        static func reload(
+            _ services: ServiceHolder, configPath: String?, environment: [String: String],
+            overrides: (inout ListenerConfiguration) throws(ConfigurationError) -> Void, logger: Logger
+        ) {
+            let old = services.service.pipeline.configuration
+            let fresh: ListenerService
+            do {
+                fresh = try Runtime.makeService(configPath: configPath, environment: ProcessEnvironment.current.merging(environment) { current, _ in current }, adjust: overrides)
+            } catch {
+                logger.error("reload refused: the configuration is invalid; the running one stays", metadata: ["error": .string("\(error)")])
+                return
+            }
+            let new = fresh.pipeline.configuration
+            if new.listen != old.listen || new.threads != old.threads || new.socketMode != old.socketMode || new.socketGroup != old.socketGroup {
+                logger.notice("listen, threads and socket settings change only on restart; the rest is reloaded")
+            }
+            let previous = services.replace(with: fresh)
+            previous.shutdown()
+            do {
+                try fresh.start()
+            } catch {
+                logger.error("reload: delivery could not start", metadata: ["error": .string("\(error)")])
+            }
+            logger.info("reloaded", metadata: [
+                "config": .string(new.source),
+                "handlers": .string(new.handlers.map { "\($0.name)(\($0.type))" }.joined(separator: ",")),
+            ])
         }
     }
 }

@@ -21,11 +21,18 @@ public struct ListenerConfiguration: Sendable {
     public var logLevel: String = "info"
     /// The durable spool; nil hands events straight to the handlers before the answer.
     public var spool: SpoolConfiguration?
+    /// A file for the log lines instead of stderr; reopened on SIGUSR1 (log rotation).
+    public var logFile: String?
+    /// The path of the status page (`?json`, `?html`, `?prometheus`); nil turns it off.
+    /// The `verify:` rules protect it like the listener itself.
+    public var statusPath: String?
+    /// The path that answers `pong`, for health checks; nil turns it off.
+    public var pingPath: String?
     /// Who may get an event stored: tokens, signatures, address ranges, methods (`verify:`).
     public var verify: VerificationRules = .none
 
     /// The top-level keys a config file may use.
-    public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool", "verify"]
+    public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool", "verify", "status_path", "ping_path", "log_file"]
 
     /// The built-in defaults: a JSON-lines file under `./data/`.
     public static func defaults(environment: [String: String] = ProcessEnvironment.current) -> ListenerConfiguration {
@@ -81,6 +88,16 @@ public struct ListenerConfiguration: Sendable {
             guard Logger.Level(rawValue: configuration.logLevel) != nil else {
                 throw level.error("expected one of trace, debug, info, notice, warning, error, critical")
             }
+        }
+        for (key, slot) in [("status_path", \ListenerConfiguration.statusPath), ("ping_path", \ListenerConfiguration.pingPath)] {
+            guard let node = root[key] else { continue }
+            let path = try node.string()
+            guard path.hasPrefix("/") else { throw node.error("expected a URL path starting with /, like /contact-listener/status") }
+            configuration[keyPath: slot] = path
+        }
+        if let logFile = root["log_file"] {
+            let path = try logFile.string()
+            configuration.logFile = path.hasPrefix("/") || baseDirectory == "." ? path : "\(baseDirectory)/\(path)"
         }
         if let verify = root["verify"] {
             configuration.verify = try VerificationRules(node: verify)

@@ -12,7 +12,7 @@ import Glibc
 public final class FastCGIServer: @unchecked Sendable {
     private let listenFD: Int32
     private let threadCount: Int
-    private let pipeline: RequestPipeline
+    private let services: ServiceHolder
     private let logger: Logger
     private let state = ConditionLock()
     /// Workers waiting for a request: the kept-alive connection they wait on, or -1 for
@@ -21,10 +21,10 @@ public final class FastCGIServer: @unchecked Sendable {
     private var stopping = false
 
     /// Prepares a server on `listenFD` (not yet accepting).
-    public init(listenFD: Int32, threads: Int, pipeline: RequestPipeline, logger: Logger) {
+    public init(listenFD: Int32, threads: Int, services: ServiceHolder, logger: Logger) {
         self.listenFD = listenFD
         self.threadCount = max(1, threads)
-        self.pipeline = pipeline
+        self.services = services
         self.logger = logger
     }
 
@@ -99,12 +99,13 @@ public final class FastCGIServer: @unchecked Sendable {
     private func serve(_ request: inout FCGX_Request) {
         let params = Self.params(request.envp)
         var source = StreamSource(stream: request.in)
-        let response: Response
-        do throws(RequestError) {
-            let incoming = try Request.read(params: params, body: &source, maxBodyBytes: pipeline.configuration.limits.maxBodyBytes)
-            response = pipeline.respond(to: incoming)
-        } catch {
-            response = pipeline.respond(toUnreadable: error, params: params)
+        let response = services.withPipeline { pipeline -> Response in
+            do throws(RequestError) {
+                let incoming = try Request.read(params: params, body: &source, maxBodyBytes: pipeline.configuration.limits.maxBodyBytes)
+                return pipeline.respond(to: incoming)
+            } catch {
+                return pipeline.respond(toUnreadable: error, params: params)
+            }
         }
         let bytes = response.wireBytes
         bytes.withUnsafeBufferPointer { buffer in

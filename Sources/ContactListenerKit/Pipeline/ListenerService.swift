@@ -30,7 +30,7 @@ public final class ListenerService: Sendable {
             self.spool = spool
             self.dispatcher = dispatcher
             let sink = SpoolSink(writer: SpoolWriter(spool: spool)) { dispatcher.notify() }
-            pipeline = RequestPipeline(configuration: configuration, sink: sink, logger: logger)
+            pipeline = RequestPipeline(configuration: configuration, sink: sink, logger: logger, spool: spool)
         } else {
             spool = nil
             dispatcher = nil

@@ -10,19 +10,53 @@ public final class RequestPipeline: Sendable {
     public let configuration: ListenerConfiguration
     /// Where accepted events go before the answer.
     public let sink: any EventSink
+    /// The numbers behind the status page.
+    public let board = StatusBoard()
+    private let spool: Spool?
     private let logger: Logger
     private let requestIDs = RequestIDGenerator()
 
-    /// Creates a pipeline.
-    public init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger) {
+    /// Creates a pipeline; `spool` feeds the status page's spool section.
+    public init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger, spool: Spool? = nil) {
         self.configuration = configuration
         self.sink = sink
         self.logger = logger
+        self.spool = spool
+    }
+
+    /// The path the request was made to (`REQUEST_URI` without its query).
+    static func path(of request: Request) -> String {
+        if let uri = request.params["REQUEST_URI"], !uri.isEmpty {
+            return String(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        }
+        if let document = request.params["DOCUMENT_URI"] { return document }
+        return (request.params["SCRIPT_NAME"] ?? "") + (request.params["PATH_INFO"] ?? "")
+    }
+
+    /// The ping and status pages, when the request is for one of them.
+    private func servicePage(for request: Request) -> Response? {
+        guard configuration.pingPath != nil || configuration.statusPath != nil else { return nil }
+        let path = Self.path(of: request)
+        if path == configuration.pingPath {
+            return Response(status: 200, body: Array("pong\n".utf8), contentType: "text/plain")
+        }
+        guard path == configuration.statusPath else { return nil }
+        do {
+            let verified = try verify(request)
+            return StatusPage(
+                snapshot: board.snapshot(), threads: configuration.threads,
+                spool: try? spool?.status(), prometheus: board.registry.emitToBuffer()
+            ).response(query: verified.query)
+        } catch {
+            return .error(error.status, error.description)
+        }
     }
 
     /// Answers `request`, logging one line.
     public func respond(to request: Request) -> Response {
+        if let page = servicePage(for: request) { return page }
         let started = Timestamp.monotonicNanoseconds()
+        board.begin()
         let requestID = requestIDs.next()
         var transactionID: String? = nil
         let response: Response
@@ -59,6 +93,7 @@ public final class RequestPipeline: Sendable {
     /// Answers a request whose body could not be read (too large, truncated), logging one line.
     public func respond(toUnreadable error: RequestError, params: [String: String]) -> Response {
         let started = Timestamp.monotonicNanoseconds()
+        board.begin()
         let failure = PipelineError.request(error)
         let response = Response.error(failure.status, failure.description)
         log(params["REQUEST_METHOD"] ?? "-", params["REMOTE_ADDR"], response,
@@ -170,7 +205,9 @@ public final class RequestPipeline: Sendable {
         _ method: String, _ remoteAddress: String?, _ response: Response, bodyBytes: Int, started: UInt64,
         requestID: String, transactionID: String?, failure: String?, duplicate: Bool
     ) {
-        let elapsed = Double(Timestamp.monotonicNanoseconds() &- started) / 1_000_000
+        let nanoseconds = Timestamp.monotonicNanoseconds() &- started
+        board.finish(status: response.status, nanoseconds: nanoseconds, error: failure)
+        let elapsed = Double(nanoseconds) / 1_000_000
         let milliseconds = (elapsed * 100).rounded() / 100
         var metadata: Logger.Metadata = [
             "method": .string(method),

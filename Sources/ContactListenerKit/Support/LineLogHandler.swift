@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,17 +12,31 @@ import Glibc
 public struct LineLogHandler: LogHandler {
     /// Metadata attached to every record.
     public var metadata: Logger.Metadata = [:]
-    /// The minimum level written.
-    public var logLevel: Logger.Level
+    /// The minimum level written: process-wide, so a reload (SIGHUP) can change it.
+    public var logLevel: Logger.Level {
+        get { Logger.Level.allCases[Self.level.load(ordering: .relaxed)] }
+        set { Self.level.store(Logger.Level.allCases.firstIndex(of: newValue) ?? 2, ordering: .relaxed) }
+    }
     private let fd: Int32
+    private static let level = Atomic<Int>(2)
 
     /// The keys written first, in this order; others follow sorted.
     static let leadingKeys = ["method", "status", "bytes", "ms", "transactionid", "request_id", "remote_addr", "duplicate", "error"]
 
     /// Writes to `fd` (stderr by default) at `level` and above.
     public init(level: Logger.Level, fd: Int32 = 2) {
-        self.logLevel = level
         self.fd = fd
+        self.logLevel = level
+    }
+
+    /// Sends stderr (and so every log line) to `path`, appending; called at start and on
+    /// SIGUSR1, so that log rotation can move the old file away first.
+    public static func redirectStandardError(to path: String) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw SystemError("open", path) }
+        defer { close(fd) }
+        // dup2 swaps the descriptor atomically: a line being written lands in one file or the other.
+        guard dup2(fd, 2) >= 0 else { throw SystemError("dup2", path) }
     }
 
     /// Metadata by key.

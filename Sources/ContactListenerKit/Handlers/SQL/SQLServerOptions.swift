@@ -17,6 +17,13 @@ struct SQLServerOptions: Sendable {
         ]
     }
 
+    /// Options given directly (tests, custom builds).
+    init(url: DatabaseURL, tls: Bool = false, timeout: Int = 10) {
+        self.url = url
+        self.tls = tls
+        self.timeout = timeout
+    }
+
     /// Reads `url`, `tls` and `timeout` from a handler's configuration.
     init(_ configuration: HandlerConfiguration, schemes: [String], defaultPort: Int) throws(ConfigurationError) {
         let options = configuration.options
