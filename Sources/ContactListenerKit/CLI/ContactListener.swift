@@ -31,7 +31,7 @@ public struct ContactListener: ParsableCommand {
             to ./data/events.jsonl).
             """,
         version: ContactListener.version,
-        subcommands: [Serve.self, CGI.self, Decode.self, CheckConfig.self, Handlers.self, SpoolCommand.self, Drain.self]
+        subcommands: [Serve.self, CGI.self, Init.self, SendTest.self, CheckConfig.self, Decode.self, Handlers.self, SpoolCommand.self, Drain.self]
     )
 
     /// The version printed by `--version`.
