@@ -9,23 +9,27 @@ data=$root/data
 run=$data/run
 mkdir -p "$data" "$run" "$data/nginx"
 
-bash scripts/install-deps.sh libfcgi-dev nginx-light curl
+bash scripts/install-deps.sh libfcgi-dev libmariadb-dev libsqlite3-dev pkg-config nginx-light curl sqlite3
 echo "building (release)…"
 swift build -c release --product contact-listener 2>&1 | tail -1
 bin=$(swift build -c release --show-bin-path)/contact-listener
 
 bash scripts/stop.sh quiet
 
-# The default configuration for a first run: events as JSON lines under ./data/.
+# The default configuration for a first run: the embedded SQLite database behind the
+# durable spool, both under ./data/.
 config=$data/contact-listener.yaml
 if [ ! -f "$config" ]; then
   cat > "$config" <<YAML
 # contact-listener configuration written by \`make run\`; edit and run \`make run\` again.
 listen: "unix:$run/listener.sock"
 threads: 4
+status_path: /contact-listener/status
+ping_path: /contact-listener/ping
+spool: spool.db             # relative to this file: $data/spool.db
 handlers:
-  - type: jsonl
-    path: events.jsonl      # relative to this file: $data/events.jsonl
+  - type: sqlite
+    path: contacts.db       # $data/contacts.db
 YAML
 fi
 "$bin" check-config --config "$config" >/dev/null
@@ -69,11 +73,13 @@ cat <<TEXT
 contact-listener is running behind nginx.
   listener: pid $(cat "$run/listener.pid"), socket $run/listener.sock, log $data/listener.log
   nginx:    $url (config $data/nginx/nginx.conf)
-  events:   $data/events.jsonl
+  contacts: $data/contacts.db (SQLite), spool $data/spool.db
+  status:   $url/status?html
 
 Try it:
   curl -s -d 'transactionid=t-1&contact[email]=ann%40example.com&fields[0][name]=First%20Name&fields[0][value]=Ann' $url
-  tail -n1 $data/events.jsonl
+  $bin send-test $url
+  sqlite3 $data/contacts.db 'SELECT email, phone, first_seen_at, last_seen_at FROM contacts'
 
 Next:
   - Give the platform the public URL of this location (https://YOUR-SERVER/contact-listener):

@@ -30,12 +30,35 @@ public struct ContactListener: ParsableCommand {
             contact-listener.yaml beside the executable, else built-in defaults (events appended \
             to ./data/events.jsonl).
             """,
-        version: ContactListener.version,
+        version: ContactListener.versionLine,
         subcommands: [Serve.self, CGI.self, Init.self, SendTest.self, CheckConfig.self, Decode.self, Handlers.self, SpoolCommand.self, Drain.self]
     )
 
-    /// The version printed by `--version`.
+    /// The release version.
     public static let version = "0.1.0"
+
+    /// What `--version` prints: the version and how this binary was built.
+    public static var versionLine: String {
+        #if DEBUG
+        let mode = "debug"
+        #else
+        let mode = "release"
+        #endif
+        #if compiler(>=6.3)
+        let compiler = "Swift 6.3+"
+        #else
+        let compiler = "Swift 6"
+        #endif
+        #if arch(x86_64)
+        let arch = "x86_64"
+        #elseif arch(arm64)
+        let arch = "arm64"
+        #else
+        let arch = "unknown-arch"
+        #endif
+        let linkage = ProcessEnvironment.isStaticExecutable ? "static" : "dynamic"
+        return "\(version) (\(mode) build, \(linkage), \(arch)-linux, \(compiler), libfcgi \(FastCGIServer.libraryVersion))"
+    }
 
     /// Creates the command (ArgumentParser needs it).
     public init() {}

@@ -34,14 +34,14 @@ public struct ListenerConfiguration: Sendable {
     /// The top-level keys a config file may use.
     public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool", "verify", "status_path", "ping_path", "log_file"]
 
-    /// The built-in defaults: a JSON-lines file under `./data/`.
+    /// The built-in defaults: the embedded SQLite database `./data/contacts.db`.
     public static func defaults(environment: [String: String] = ProcessEnvironment.current) -> ListenerConfiguration {
         let node = ConfigNode(
-            node: .mapping(["type": "jsonl", "path": "data/events.jsonl"]), path: "handlers[0]",
+            node: .mapping(["type": "sqlite", "path": "data/contacts.db"]), path: "handlers[0]",
             file: "built-in defaults", environment: environment)
         return ListenerConfiguration(
             source: "built-in defaults",
-            handlers: [HandlerConfiguration(type: "jsonl", name: "jsonl", options: node, baseDirectory: ".")])
+            handlers: [HandlerConfiguration(type: "sqlite", name: "sqlite", options: node, baseDirectory: ".")])
     }
 
     /// Parses YAML (or JSON) `text` read from `file`; relative paths resolve against `baseDirectory`.

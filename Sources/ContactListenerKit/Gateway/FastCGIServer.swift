@@ -20,6 +20,9 @@ public final class FastCGIServer: @unchecked Sendable {
     private var waiting: [Int: Int32] = [:]
     private var stopping = false
 
+    /// The libfcgi version linked in (Debian's, with the CVE-2025-23016 patch; see SECURITY.md).
+    public static let libraryVersion = "2.4.2"
+
     /// Prepares a server on `listenFD` (not yet accepting).
     public init(listenFD: Int32, threads: Int, services: ServiceHolder, logger: Logger) {
         self.listenFD = listenFD

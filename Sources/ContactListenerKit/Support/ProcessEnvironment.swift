@@ -21,6 +21,12 @@ public enum ProcessEnvironment {
         return result
     }
 
+    /// True when the binary was linked with `-static-executable` (it has no dynamic loader).
+    public static var isStaticExecutable: Bool {
+        guard let maps = try? FileSystem.readText("/proc/self/maps") else { return false }
+        return !maps.contains("/ld-linux")
+    }
+
     /// The absolute path of the running executable (`/proc/self/exe`), if it can be read.
     public static var executablePath: String? {
         var buffer = [CChar](repeating: 0, count: 4096)
