@@ -24,7 +24,7 @@ struct SQLiteHandlerTests {
 
     /// The row count every table must have after `fullPayload` is stored once.
     static let fullPayloadCounts: [String: Int] = [
-        "events": 1, "contacts": 1, "contact_fields": 2, "contact_field_history": 2,
+        "events": 1, "contacts": 1, "contact_fields": 2, "contact_field_observations": 2, "contact_field_history": 2,
         "campaigns_opened": 1, "links_clicked": 2, "pages_visited": 1, "automations_triggered": 1,
         "goals_reached": 1, "webhooks_triggered": 1, "lead_scores": 1, "lead_statuses": 1,
     ]
@@ -80,43 +80,56 @@ struct SQLiteHandlerTests {
         #expect(try store.rows("SELECT event_key FROM events") == [[SQLKey.hash("req-only")]])
     }
 
-    /// Two events for one contact, delivered in either order: the newer one's values win.
+    /// Three events for one contact, in one order of arrival.
     struct Order: Sendable, CustomTestStringConvertible {
-        var newerFirst: Bool
-        var testDescription: String { newerFirst ? "newer, then an older one late" : "older, then newer" }
+        var indexes: [Int]
+        var testDescription: String { indexes.map { ["old", "middle", "new"][$0] }.joined(separator: " → ") }
     }
 
-    @Test("the newest event wins, whatever the order of arrival", arguments: [Order(newerFirst: false), Order(newerFirst: true)])
+    /// Every order three events can arrive in.
+    static let orders: [Order] = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]].map(Order.init)
+
+    @Test("the newest event wins, and the rows are the same whatever the order of arrival", arguments: orders)
     func newestWins(order: Order) throws {
+        let events = [
+            try delivery(
+                "transactionid=tx-old&contact%5Bid%5D=5&contact%5Bemail%5D=old%40example.com&contact%5Bphone%5D=111"
+                    + "&fields%5B0%5D%5Bid%5D=1&fields%5B0%5D%5Bname%5D=City&fields%5B0%5D%5Bvalue%5D=Oslo"
+                    + "&fields%5B1%5D%5Bid%5D=3&fields%5B1%5D%5Bname%5D=Plan&fields%5B1%5D%5Bvalue%5D=Basic"
+                    + "&campaigns-opened%5B0%5D%5Bid%5D=1&campaigns-opened%5B0%5D%5Bname%5D=A",
+                receivedAt: "2026-03-01T10:00:00.000Z"),
+            try delivery(
+                "transactionid=tx-middle&contact%5Bid%5D=5&contact%5Bphone%5D=222"
+                    + "&fields%5B0%5D%5Bid%5D=1&fields%5B0%5D%5Bname%5D=City&fields%5B0%5D%5Bvalue%5D=Oslo"
+                    + "&fields%5B1%5D%5Bid%5D=3&fields%5B1%5D%5Bname%5D=Plan&fields%5B1%5D%5Bvalue%5D=Pro",
+                receivedAt: "2026-03-02T10:00:00.000Z"),
+            try delivery(
+                "transactionid=tx-new&contact%5Bid%5D=5&contact%5Bemail%5D=new%40example.com&contact%5Bprofile_url%5D=https%3A%2F%2Fp"
+                    + "&fields%5B0%5D%5Bid%5D=1&fields%5B0%5D%5Bname%5D=City&fields%5B0%5D%5Bvalue%5D=Bergen"
+                    + "&campaigns-opened%5B0%5D%5Bid%5D=2&campaigns-opened%5B0%5D%5Bname%5D=B",
+                receivedAt: "2026-03-03T10:00:00.000Z"),
+        ]
         let store = try Store()
         defer { store.remove() }
-        let older = try delivery(
-            "transactionid=tx-old&contact%5Bid%5D=5&contact%5Bemail%5D=old%40example.com&contact%5Bphone%5D=111"
-                + "&fields%5B0%5D%5Bid%5D=1&fields%5B0%5D%5Bname%5D=City&fields%5B0%5D%5Bvalue%5D=Oslo"
-                + "&fields%5B1%5D%5Bid%5D=3&fields%5B1%5D%5Bname%5D=Plan&fields%5B1%5D%5Bvalue%5D=Basic"
-                + "&campaigns-opened%5B0%5D%5Bid%5D=1&campaigns-opened%5B0%5D%5Bname%5D=A",
-            receivedAt: "2026-03-01T10:00:00.000Z")
-        let newer = try delivery(
-            "transactionid=tx-new&contact%5Bid%5D=5&contact%5Bemail%5D=new%40example.com&contact%5Bprofile_url%5D=https%3A%2F%2Fp"
-                + "&fields%5B0%5D%5Bid%5D=1&fields%5B0%5D%5Bname%5D=City&fields%5B0%5D%5Bvalue%5D=Bergen"
-                + "&campaigns-opened%5B0%5D%5Bid%5D=2&campaigns-opened%5B0%5D%5Bname%5D=B",
-            receivedAt: "2026-03-02T10:00:00.000Z")
-        for event in order.newerFirst ? [newer, older] : [older, newer] { try store.handler.handle(event) }
+        for index in order.indexes { try store.handler.handle(events[index]) }
 
-        // Values the newer event sent win; the phone only the older one sent is kept.
+        // Each value from the newest event that sent one: the email and URL from the newest,
+        // the phone from the middle one (the newest sent none, the oldest is older).
         #expect(try store.rows("SELECT contact_id, email, phone, profile_url, first_seen_at, last_seen_at FROM contacts")
-            == [["5", "new@example.com", "111", "https://p", "2026-03-01T10:00:00.000Z", "2026-03-02T10:00:00.000Z"]])
+            == [["5", "new@example.com", "222", "https://p", "2026-03-01T10:00:00.000Z", "2026-03-03T10:00:00.000Z"]])
         #expect(try store.rows("SELECT field_name, value FROM contact_fields ORDER BY field_id")
-            == [["City", "Bergen"], ["Plan", "Basic"]])
-        // Both events' activity is recorded.
+            == [["City", "Bergen"], ["Plan", "Pro"]])
+        // Every event's activity is recorded.
         #expect(try store.rows("SELECT campaign_name FROM campaigns_opened ORDER BY campaign_name") == [["A"], ["B"]])
-        let history = try store.rows("SELECT field_name, old_value, new_value FROM contact_field_history ORDER BY changed_at, field_name")
-        if order.newerFirst {
-            // The late event changed no current value except adding the field it alone has.
-            #expect(history == [["Plan", nil, "Basic"], ["City", nil, "Bergen"]])
-        } else {
-            #expect(history == [["City", nil, "Oslo"], ["Plan", nil, "Basic"], ["City", "Oslo", "Bergen"]])
-        }
+        // The changes in time order; the middle event's unchanged City is not one.
+        #expect(try store.rows("SELECT field_name, old_value, new_value FROM contact_field_history ORDER BY changed_at, field_name")
+            == [["City", nil, "Oslo"], ["Plan", nil, "Basic"], ["Plan", "Basic", "Pro"], ["City", "Oslo", "Bergen"]])
+
+        // And every row of every table equals the in-order delivery's.
+        let reference = try Store()
+        defer { reference.remove() }
+        for event in events { try reference.handler.handle(event) }
+        #expect(try store.snapshot() == reference.snapshot())
     }
 
     /// How contacts without an id find their key.

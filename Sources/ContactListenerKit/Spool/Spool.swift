@@ -1,4 +1,7 @@
 import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
 @preconcurrency import GRDB
 
 /// The durable spool: every accepted event is committed here (SQLite in WAL mode with
@@ -68,7 +71,20 @@ public final class Spool: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         database = try DatabaseQueue(path: configuration.path, configuration: options)
-        try Self.migrator.migrate(database)
+        // Two processes opening a new spool at once (CGI) both see it unmigrated; GRDB's
+        // migrator checks outside its write lock, so the loser fails on CREATE TABLE. The
+        // second attempt sees the winner's migration applied.
+        var attempt = 0
+        while true {
+            do {
+                try Self.migrator.migrate(database)
+                break
+            } catch {
+                attempt += 1
+                if attempt >= 5 { throw error }
+                usleep(useconds_t(20_000 * attempt))
+            }
+        }
     }
 
     private static var migrator: DatabaseMigrator {

@@ -42,14 +42,16 @@ enum SQLDialect: String, Sendable {
         case (.postgres, .text): return "TEXT"
         case (.postgres, .stamp): return "VARCHAR(40)"
         case (.postgres, .integer): return "BIGINT"
+        case (.postgres, .version): return "VARCHAR(128)"
         // Keys and stamps are ASCII we produce; values are utf8mb4 and may be tens of KB
         // (TEXT stops at 64 KiB).
         case (.mysql, .key): return "CHAR(64) CHARACTER SET ascii COLLATE ascii_bin"
         case (.mysql, .text): return "LONGTEXT"
         case (.mysql, .stamp): return "VARCHAR(40) CHARACTER SET ascii COLLATE ascii_bin"
         case (.mysql, .integer): return "BIGINT"
+        case (.mysql, .version): return "VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin"
         case (.sqlite, .key): return "CHAR(64)"
-        case (.sqlite, .text), (.sqlite, .stamp): return "TEXT"
+        case (.sqlite, .text), (.sqlite, .stamp), (.sqlite, .version): return "TEXT"
         case (.sqlite, .integer): return "INTEGER"
         }
     }

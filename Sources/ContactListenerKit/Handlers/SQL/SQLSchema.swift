@@ -31,6 +31,11 @@ enum SQLSchema {
             SQLColumn(name: "email_hash", kind: .key),
             SQLColumn(name: "phone", kind: .text),
             SQLColumn(name: "profile_url", kind: .text),
+            // Which event set each value: the newest event that sent a value wins, whatever
+            // the order the events arrive in.
+            SQLColumn(name: "email_version", kind: .version),
+            SQLColumn(name: "phone_version", kind: .version),
+            SQLColumn(name: "profile_url_version", kind: .version),
             SQLColumn(name: "first_seen_at", kind: .stamp, nullable: false),
             SQLColumn(name: "last_seen_at", kind: .stamp, nullable: false),
             SQLColumn(name: "last_event_key", kind: .key, nullable: false),
@@ -52,8 +57,23 @@ enum SQLSchema {
         ],
         primaryKey: ["contact_key", "field_key"])
 
-    /// `contact_field_history`: one row per change of a current value (a new field, or a
-    /// newer event bringing a different value), with the value before and after.
+    /// `contact_field_observations`: which events sent each field of a contact, and when;
+    /// what lets a late event take its place in `contact_field_history`.
+    static let contactFieldObservations = SQLTable(
+        name: "contact_field_observations",
+        columns: [
+            SQLColumn(name: "contact_key", kind: .key, nullable: false),
+            SQLColumn(name: "field_key", kind: .key, nullable: false),
+            SQLColumn(name: "event_key", kind: .key, nullable: false),
+            SQLColumn(name: "observed_at", kind: .stamp, nullable: false),
+        ],
+        primaryKey: ["contact_key", "field_key", "event_key"])
+
+    /// `contact_field_history`: the changes of each field's value over time. Events are put
+    /// in order by `received_at` (then key), and each one whose value differs from the one
+    /// before it is a row, with the value before and after (`old_value` NULL for the first).
+    /// An event arriving late takes its place in that order, so the history is the same
+    /// whatever order the events were delivered in.
     static let contactFieldHistory = SQLTable(
         name: "contact_field_history",
         columns: [
@@ -71,7 +91,7 @@ enum SQLSchema {
 
     /// Every table, in creation order.
     static var tables: [SQLTable] {
-        [events, contacts, contactFields, contactFieldHistory] + SQLActivityTable.all.map(\.table)
+        [events, contacts, contactFields, contactFieldObservations, contactFieldHistory] + SQLActivityTable.all.map(\.table)
     }
 
     /// The migrations in order: a version number and its statements for a dialect. A new

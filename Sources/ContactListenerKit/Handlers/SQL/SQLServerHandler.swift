@@ -15,8 +15,19 @@ public final class SQLServerHandler: ContactHandler {
     public let target: String
     private let writer: SQLEventWriter
     private let connect: @Sendable () throws -> any SQLConnection
-    private let connection = Mutex<(any SQLConnection)?>(nil)
+    private let connection = Mutex<Slot>(Slot())
 
+    /// The kept connection and when it last answered (monotonic ns).
+    private struct Slot {
+        var connection: (any SQLConnection)?
+        var lastUsed: UInt64 = 0
+    }
+
+    /// A connection idle this long is pinged before use: a server restarted meanwhile then
+    /// costs a reconnect, not a failed delivery.
+    private static let idleBeforePing: UInt64 = 5_000_000_000
+
+    /// A handler that opens its connections with `connect` and writes in `dialect`.
     init(name: String, dialect: SQLDialect, target: String, connect: @escaping @Sendable () throws -> any SQLConnection) {
         self.name = name
         self.target = target
@@ -51,7 +62,7 @@ public final class SQLServerHandler: ContactHandler {
                 } catch {
                     if current.isBroken {
                         current.close()
-                        slot = nil
+                        slot.connection = nil
                     }
                     results.append(.failure(HandlerError(handler: name, reason: "\(target): \(error)")))
                 }
@@ -60,23 +71,29 @@ public final class SQLServerHandler: ContactHandler {
         }
     }
 
-    /// The open connection, or a new (migrated) one.
-    private func open(_ slot: inout (any SQLConnection)?) throws -> any SQLConnection {
-        if let current = slot {
-            if !current.isBroken { return current }
+    /// The open connection (checked with a ping after a while idle), or a new, migrated one.
+    private func open(_ slot: inout Slot) throws -> any SQLConnection {
+        let now = Timestamp.monotonicNanoseconds()
+        if let current = slot.connection {
+            let idle = now &- slot.lastUsed
+            if !current.isBroken, idle < Self.idleBeforePing || (try? current.query("SELECT 1", [])) != nil {
+                slot.lastUsed = now
+                return current
+            }
             current.close()
-            slot = nil
+            slot.connection = nil
         }
         let fresh = try connect()
-        slot = fresh
+        slot.connection = fresh
+        slot.lastUsed = now
         return fresh
     }
 
     /// Closes the connection.
     public func close() {
         connection.withLock { slot in
-            slot?.close()
-            slot = nil
+            slot.connection?.close()
+            slot.connection = nil
         }
     }
 }

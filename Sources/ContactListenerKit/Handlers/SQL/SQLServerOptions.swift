@@ -9,9 +9,9 @@ struct SQLServerOptions: Sendable {
     var timeout: Int
 
     /// The keys, with one line of help each, shared by both server types.
-    static func keys(scheme: String, defaultPort: Int) -> [(name: String, help: String)] {
+    static func keys(scheme: String, defaultPort: Int, urlNote: String = "") -> [(name: String, help: String)] {
         [
-            ("url", "\(scheme)://user:password@host:port/database (port \(defaultPort) if left out; percent-encode special characters; ${VAR} keeps the password out of the file) (required)"),
+            ("url", "\(scheme)://user:password@host:port/database (port \(defaultPort) if left out; percent-encode special characters; ${VAR} keeps the password out of the file\(urlNote)) (required)"),
             ("tls", "require TLS and verify the server's certificate against the system's CAs (default false)"),
             ("timeout", "the longest a connect or a statement may take before the delivery fails and is retried later, like 10s (default 10s)"),
         ]

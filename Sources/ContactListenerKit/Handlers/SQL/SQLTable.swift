@@ -12,6 +12,9 @@ struct SQLColumn: Sendable {
         case stamp
         /// A whole number.
         case integer
+        /// An event's place in time: its `received_at` stamp, `/`, its key. Compared as text it
+        /// orders events by time, then by key, so every database agrees on which is newer.
+        case version
     }
 
     /// The column's name.

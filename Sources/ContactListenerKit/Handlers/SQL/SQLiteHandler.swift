@@ -69,13 +69,17 @@ public final class SQLiteHandler: ContactHandler {
 
     /// `type: sqlite`.
     public enum Factory: ContactHandlerFactory {
+        /// The `type:` value.
         public static let type = "sqlite"
+        /// The line `contact-listener handlers` prints.
         public static let summary = "store events in a normalized SQLite database (contacts, fields with history, activity, raw events)"
+        /// The keys this type takes, with their help.
         public static let options: [(name: String, help: String)] = [
             ("path", "the database file, created and migrated on start; relative paths resolve against the config file's folder (required)"),
             ("busy_timeout", "how long to wait for another process's write lock, like 10s (default 10s)"),
         ]
 
+        /// Builds the handler, naming the bad key on error.
         public static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
             try checkKeys(configuration)
             let options = configuration.options
