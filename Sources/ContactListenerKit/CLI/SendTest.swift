@@ -54,7 +54,7 @@ extension ContactListener {
                 body = Array(PHPQueryEncoder.encode(Self.samplePayload(transactionID: transactionID, email: email)).utf8)
             }
             if let token { target += (target.contains("?") ? "&" : "?") + "token=" + PHPQueryEncoder.urlencode(token) }
-            guard let milliseconds = RetrySchedule.milliseconds(timeout) else { throw ValidationError("--timeout takes a duration like 15s") }
+            guard let milliseconds = DurationText.milliseconds(timeout) else { throw ValidationError("--timeout takes a duration like 15s") }
             print("\(get ? "GET" : "POST") \(url)\(get ? "" : " (\(body.count) bytes, form-encoded like the platform)")")
             let client = HTTPClient(eventLoopGroupProvider: .singleton)
             defer { try? client.syncShutdown() }

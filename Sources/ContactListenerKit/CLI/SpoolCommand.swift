@@ -201,11 +201,11 @@ extension ContactListener {
 
             func validate() throws {
                 if !delivered { throw ValidationError("purge removes delivered events only; say so with --delivered") }
-                if RetrySchedule.milliseconds(olderThan) == nil { throw ValidationError("--older-than takes an age like 30d, 12h or 90m") }
+                if DurationText.milliseconds(olderThan) == nil { throw ValidationError("--older-than takes an age like 30d, 12h or 90m") }
             }
 
             func run() throws {
-                let age = RetrySchedule.milliseconds(olderThan) ?? 0
+                let age = DurationText.milliseconds(olderThan) ?? 0
                 let count = try common.openSpool().purgeDelivered(receivedBefore: Clock.milliseconds() - age)
                 if common.json { print("{\"purged\":\(count)}") } else { print("\(count) delivered event\(count == 1 ? "" : "s") purged") }
             }
@@ -230,7 +230,7 @@ extension ContactListener {
 
         /// Runs `drain`.
         public func run() throws {
-            guard let budget = RetrySchedule.milliseconds(maxTime) else { throw ValidationError("--max-time takes a duration like 50s") }
+            guard let budget = DurationText.milliseconds(maxTime) else { throw ValidationError("--max-time takes a duration like 50s") }
             let service: ListenerService
             do {
                 service = try Runtime.makeService(configPath: config, environment: ProcessEnvironment.current)

@@ -27,15 +27,4 @@ public struct RetrySchedule: Sendable, Equatable {
         let factor = jitter > 0 ? Double.random(in: (1 - jitter)...(1 + jitter)) : 1
         return Int64(base * factor)
     }
-
-    /// Parses durations like `5s`, `5m`, `2h`, `1d`, `250ms` or plain milliseconds.
-    public static func milliseconds(_ text: String) -> Int64? {
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-        for (suffix, factor) in units where text.hasSuffix(suffix) {
-            let number = text.dropLast(suffix.count)
-            if let value = Double(number), value >= 0 { return Int64(value * Double(factor)) }
-        }
-        if let value = Int64(text), value >= 0 { return value }
-        return nil
-    }
 }

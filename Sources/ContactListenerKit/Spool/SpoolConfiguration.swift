@@ -39,13 +39,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
         guard let pathNode = node["path"] else { throw node.error("the spool needs 'path' (e.g. /var/lib/contact-listener/spool.db)") }
         let path = try pathNode.string()
         self.init(path: path.hasPrefix("/") || baseDirectory == "." ? path : "\(baseDirectory)/\(path)")
-        func duration(_ child: ConfigNode) throws(ConfigurationError) -> Int64 {
-            let text = try child.string()
-            guard let value = RetrySchedule.milliseconds(text) else {
-                throw child.error("expected a duration like 5s, 5m, 2h or 7d, got '\(text)'")
-            }
-            return value
-        }
+        func duration(_ child: ConfigNode) throws(ConfigurationError) -> Int64 { try child.duration() }
         if let retry = node["retry"] {
             var delays: [Int64] = []
             for element in try retry.elements() { delays.append(try duration(element)) }

@@ -28,7 +28,7 @@ final class CSVHandler: ContactHandler {
         try lock.withLock {
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
             guard fd >= 0 else { throw HandlerError(handler: name, reason: "can't open \(path)") }
-            defer { close(fd) }
+            defer { Glibc.close(fd) }
             let written = row.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
             guard written == row.utf8.count, fsync(fd) == 0 else { throw HandlerError(handler: name, reason: "can't write \(path)") }
         }

@@ -73,12 +73,7 @@ public final class ExecHandler: ContactHandler {
             if command[0].contains("/") && !FileSystem.isExecutable(command[0]) {
                 throw commandNode.error("\(command[0]) is not an executable file; check the path and chmod +x")
             }
-            var timeout: Int64 = 30_000
-            if let timeoutNode = options["timeout"] {
-                let text = try timeoutNode.string()
-                guard let value = RetrySchedule.milliseconds(text), value > 0 else { throw timeoutNode.error("expected a duration like 30s") }
-                timeout = value
-            }
+            let timeout = try options["timeout"]?.duration(in: 1...86_400_000) ?? 30_000
             var environment: [String: String] = ["PATH": ProcessEnvironment.current["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"]
             if let envNode = options["env"] {
                 try envNode.requireMapping(allowed: envNode.keys)

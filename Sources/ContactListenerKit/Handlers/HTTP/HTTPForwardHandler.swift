@@ -101,12 +101,7 @@ public final class HTTPForwardHandler: ContactHandler {
                 }
             }
             let contentType = try options["content_type"]?.string() ?? "application/json"
-            var timeout: Int64 = 10_000
-            if let timeoutNode = options["timeout"] {
-                let text = try timeoutNode.string()
-                guard let value = RetrySchedule.milliseconds(text), value > 0 else { throw timeoutNode.error("expected a duration like 10s") }
-                timeout = value
-            }
+            let timeout = try options["timeout"]?.duration(in: 1...3_600_000) ?? 10_000
             let body = try BodyTemplate.compile(options["body"], contentType: contentType)
             return HTTPForwardHandler(
                 name: configuration.name, url: url, method: HTTPMethod(rawValue: methodText), headers: headers,

@@ -37,13 +37,6 @@ struct SQLServerOptions: Sendable {
             throw urlNode.error("\(error)")
         }
         tls = try options["tls"]?.bool() ?? false
-        timeout = 10
-        if let node = options["timeout"] {
-            let text = try node.string()
-            guard let milliseconds = RetrySchedule.milliseconds(text), milliseconds >= 1_000, milliseconds <= 3_600_000 else {
-                throw node.error("expected a duration from 1s to 1h, like 10s, got '\(text)'")
-            }
-            timeout = Int(milliseconds / 1_000)
-        }
+        timeout = Int(try options["timeout"]?.duration(in: 1_000...3_600_000) ?? 10_000) / 1_000
     }
 }

@@ -85,14 +85,7 @@ public final class SQLiteHandler: ContactHandler {
             let options = configuration.options
             guard let pathNode = options["path"] else { throw options.error("a sqlite handler needs 'path' (e.g. data/contacts.sqlite)") }
             let path = configuration.resolve(path: try pathNode.string())
-            var busyTimeout: Double = 10
-            if let node = options["busy_timeout"] {
-                let text = try node.string()
-                guard let milliseconds = RetrySchedule.milliseconds(text), milliseconds > 0 else {
-                    throw node.error("expected a duration like 10s or 500ms, got '\(text)'")
-                }
-                busyTimeout = Double(milliseconds) / 1000
-            }
+            let busyTimeout = Double(try options["busy_timeout"]?.duration(in: 1...3_600_000) ?? 10_000) / 1000
             do {
                 return try SQLiteHandler(name: configuration.name, path: path, busyTimeout: busyTimeout)
             } catch {
