@@ -23,8 +23,9 @@ extension ContactListener {
             let configuration: ListenerConfiguration
             do {
                 configuration = try ConfigurationLoader.load(explicit: config)
-                // Building the handlers proves their options and paths, then releases them.
-                try HandlerRegistry.makeHandlers(configuration.handlers).forEach { $0.close() }
+                // A dry build proves the handlers' options and that their files could be
+                // created, without creating anything.
+                try HandlerRegistry.makeHandlers(configuration.handlers, dryRun: true).forEach { $0.close() }
             } catch {
                 Runtime.complain("\(error)")
                 throw ExitCode(Runtime.configurationExitCode)

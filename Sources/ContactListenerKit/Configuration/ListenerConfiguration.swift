@@ -52,6 +52,9 @@ public struct ListenerConfiguration: Sendable {
         let parsed: Node?
         do {
             parsed = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            let (line, reason) = Self.describe(error, text: text)
+            throw ConfigurationError(file: file, line: line, key: "", reason: "not valid YAML or JSON: \(reason)")
         } catch {
             throw ConfigurationError(file: file, line: nil, key: "", reason: "not valid YAML or JSON: \(error)")
         }
@@ -133,6 +136,31 @@ public struct ListenerConfiguration: Sendable {
         return configuration
     }
 
+    /// Yams' error as a line number and a one-line reason (its own text spans several
+    /// lines with a source excerpt, which doesn't fit the `FILE:LINE: REASON` form).
+    static func describe(_ error: YamlError, text: String) -> (line: Int?, reason: String) {
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let detail = context.map { " (\($0.text))" } ?? ""
+            return (mark.line, "\(problem)\(detail) at column \(mark.column)")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            // Yams marks the mapping; the line worth showing is the key's second appearance.
+            let key = duplicates.sorted().first ?? ""
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let hits = lines.indices.filter { index in
+                let trimmed = lines[index].trimmingCharacters(in: " \t-")
+                return trimmed.hasPrefix("\(key):") || trimmed.hasPrefix("\"\(key)\":") || trimmed.hasPrefix("'\(key)':")
+            }
+            let line = hits.count >= 2 ? hits[1] + 1 : context.mark.line
+            return (line, "duplicate key \(duplicates.sorted().map { "'\($0)'" }.joined(separator: ", "))")
+        case let .reader(problem, _, _, _):
+            return (nil, problem)
+        default:
+            let text = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            return (nil, text)
+        }
+    }
+
     private static func parseLimits(_ node: ConfigNode) throws(ConfigurationError) -> FormLimits {
         try node.requireMapping(allowed: ["max_body_bytes", "max_vars", "max_depth", "max_key_bytes", "max_value_bytes"])
         var limits = FormLimits.default
@@ -168,6 +196,28 @@ public struct HandlerConfiguration: Sendable {
     public var options: ConfigNode
     /// The directory relative paths resolve against (the config file's).
     public var baseDirectory: String
+    /// True for `check-config`: check options and that paths could be created, but create,
+    /// open and connect nothing (a check run as root must not leave root-owned files behind).
+    public var dryRun = false
+
+    /// In a dry run, fails unless `path` (a file) could be created or opened for writing;
+    /// returns true when the caller should stop there.
+    public func checkWritable(path: String, at node: ConfigNode) throws(ConfigurationError) -> Bool {
+        guard dryRun else { return false }
+        if FileSystem.exists(path) {
+            if !FileSystem.isWritable(path) { throw node.error("\(path) is not writable by this user") }
+            return true
+        }
+        var ancestor = FileSystem.directory(of: path)
+        while !FileSystem.exists(ancestor) { ancestor = FileSystem.directory(of: ancestor) }
+        if !FileSystem.isDirectory(ancestor) {
+            throw node.error("can't create \(path): \(ancestor) is not a folder")
+        }
+        if !FileSystem.isWritable(ancestor) {
+            throw node.error("can't create \(path): \(ancestor) is not writable by this user")
+        }
+        return true
+    }
 
     /// Resolves a possibly relative path against `baseDirectory`.
     public func resolve(path: String) -> String {

@@ -46,8 +46,10 @@ public final class FastCGIServer: @unchecked Sendable {
     public func stop(deadlineSeconds: Double = 10) {
         state.withLock {
             stopping = true
-            // A worker waiting on an idle kept-alive connection would never return.
-            for fd in waiting.values where fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
+            // A worker waiting on an idle kept-alive connection would never return. Only the
+            // read side is shut: a worker that has just taken a request from that connection
+            // can still write its answer (a stored event always gets its 200 out).
+            for fd in waiting.values where fd >= 0 { shutdown(fd, Int32(SHUT_RD)) }
         }
         // With O_NONBLOCK, accept() fails with EAGAIN once the backlog is empty, so
         // connections nginx already made are still served. Each wake-up connection frees

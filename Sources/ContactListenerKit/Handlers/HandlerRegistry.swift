@@ -23,10 +23,12 @@ public enum HandlerRegistry {
     }
 
     /// Builds the configured handlers, failing on an unknown type or bad option.
-    public static func makeHandlers(_ configurations: [HandlerConfiguration]) throws(ConfigurationError) -> [any ContactHandler] {
+    /// With `dryRun`, options and paths are checked but nothing is created, opened or connected.
+    public static func makeHandlers(_ configurations: [HandlerConfiguration], dryRun: Bool = false) throws(ConfigurationError) -> [any ContactHandler] {
         let factories = all
         var handlers: [any ContactHandler] = []
-        for configuration in configurations {
+        for var configuration in configurations {
+            configuration.dryRun = dryRun
             guard let factory = factories.first(where: { $0.type == configuration.type }) else {
                 handlers.forEach { $0.close() }
                 throw configuration.options.error(

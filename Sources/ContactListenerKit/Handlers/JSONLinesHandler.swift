@@ -134,6 +134,7 @@ public final class JSONLinesHandler: ContactHandler {
             guard let pathNode = options["path"] else { throw options.error("a jsonl handler needs 'path'") }
             let path = configuration.resolve(path: try pathNode.string())
             let fsync = try options["fsync"]?.bool() ?? true
+            if try configuration.checkWritable(path: path, at: pathNode) { return DryRunHandler(name: configuration.name) }
             do {
                 return try JSONLinesHandler(name: configuration.name, path: path, fsync: fsync)
             } catch {

@@ -52,6 +52,17 @@ public enum FileSystem {
         access(path, F_OK) == 0
     }
 
+    /// True when `path` is a folder.
+    public static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// True when this process may write to `path`.
+    public static func isWritable(_ path: String) -> Bool {
+        access(path, W_OK) == 0
+    }
+
     /// True when `path` is a file this process may execute.
     public static func isExecutable(_ path: String) -> Bool {
         access(path, X_OK) == 0

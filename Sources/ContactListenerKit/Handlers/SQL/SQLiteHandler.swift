@@ -86,6 +86,7 @@ public final class SQLiteHandler: ContactHandler {
             guard let pathNode = options["path"] else { throw options.error("a sqlite handler needs 'path' (e.g. data/contacts.sqlite)") }
             let path = configuration.resolve(path: try pathNode.string())
             let busyTimeout = Double(try options["busy_timeout"]?.duration(in: 1...3_600_000) ?? 10_000) / 1000
+            if try configuration.checkWritable(path: path, at: pathNode) { return DryRunHandler(name: configuration.name) }
             do {
                 return try SQLiteHandler(name: configuration.name, path: path, busyTimeout: busyTimeout)
             } catch {
