@@ -18,17 +18,28 @@ public final class JSONLinesHandler: ContactHandler {
     public let path: String
     private let fd: Int32
     private let groupCommit: GroupCommit?
-    /// Set after a short write, so the next line starts on a line of its own.
-    private let brokenLine = Atomic<Bool>(false)
+    /// True while the file ends mid-line (after a short write, or found so at start), so the
+    /// next write starts on a line of its own. Guarded by `appendLock` with the write itself:
+    /// checking the flag, writing and updating it must not interleave between threads.
+    private let brokenLine = Mutex(false)
 
     /// Opens (creating if needed, with its directories) `path` for appending.
     public init(name: String, path: String, fsync: Bool) throws(SystemError) {
         self.name = name
         self.path = path
         try FileSystem.createDirectories(FileSystem.directory(of: path))
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)  // read: its last byte, below
         guard descriptor >= 0 else { throw SystemError("open", path) }
         fd = descriptor
+        // A file that ends mid-line (a short write before a restart) gets its next line on
+        // a line of its own.
+        var status = stat()
+        if fstat(descriptor, &status) == 0, status.st_size > 0 {
+            var last: UInt8 = 0
+            if pread(descriptor, &last, 1, status.st_size - 1) == 1, last != UInt8(ascii: "\n") {
+                brokenLine.withLock { $0 = true }
+            }
+        }
         groupCommit = fsync ? GroupCommit { () throws(SystemError) in
             if fdatasync(descriptor) != 0 { throw SystemError("fdatasync", path) }
         } : nil
@@ -45,8 +56,8 @@ public final class JSONLinesHandler: ContactHandler {
     public func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
         var lines: [UInt8] = []
         lines.reserveCapacity(batch.reduce(2) { $0 + $1.json.count + 1 })
-        if brokenLine.exchange(false, ordering: .relaxed) { lines.append(UInt8(ascii: "\n")) }
-        let present = batch.contains(where: \.inDoubt) ? recentRequestIDs() : []
+        let doubtful = Set(batch.filter(\.inDoubt).map(\.event.metadata.requestID))
+        let present = doubtful.isEmpty ? [] : storedRequestIDs(among: doubtful)
         for delivery in batch where !(delivery.inDoubt && present.contains(delivery.event.metadata.requestID)) {
             lines.append(contentsOf: delivery.json)
             lines.append(UInt8(ascii: "\n"))
@@ -61,24 +72,35 @@ public final class JSONLinesHandler: ContactHandler {
 
     private func append(_ lines: [UInt8]) throws(SystemError) {
         if lines.isEmpty { return }
-        let (written, code) = lines.withUnsafeBytes { bytes in
-            let count = write(fd, bytes.baseAddress, bytes.count)
-            return (count, errno)
+        let failure: SystemError? = brokenLine.withLock { brokenLine in
+            // After a short write the file ends mid-line; the next line must start on its own.
+            // The flag is cleared only once a write fully succeeded.
+            var bytes = lines
+            if brokenLine { bytes.insert(UInt8(ascii: "\n"), at: 0) }
+            let (written, code) = bytes.withUnsafeBytes { buffer in
+                let count = write(fd, buffer.baseAddress, buffer.count)
+                return (count, errno)
+            }
+            if written == bytes.count {
+                brokenLine = false
+                return nil
+            }
+            // A short append (disk full) must not be acknowledged; the partial line is
+            // incomplete JSON that readers skip.
+            if written > 0 { brokenLine = true }
+            return SystemError("write", path, code: written < 0 ? code : ENOSPC)
         }
-        // A short append (disk full) must not be acknowledged; the partial line is
-        // incomplete JSON that readers skip, and the next line starts on a line of its own.
-        if written != lines.count {
-            if written > 0 { brokenLine.store(true, ordering: .relaxed) }
-            throw SystemError("write", path, code: written < 0 ? code : ENOSPC)
-        }
+        if let failure { throw failure }
         if let groupCommit {
             try groupCommit.waitDurable(groupCommit.didWrite())
         }
     }
 
-    /// The `request_id`s in the last few MiB of the file: enough to cover the deliveries a
-    /// crash can leave in doubt, which are always among the most recent appends.
-    private func recentRequestIDs(tailBytes: Int = 16 << 20) -> Set<String> {
+    /// Which of `wanted` already have a complete, valid line in the last few MiB of the
+    /// file: enough to cover the deliveries a crash or failure can leave in doubt, which
+    /// are always among the most recent appends. A partial line (cut by a short write)
+    /// doesn't count, so its event is written again.
+    private func storedRequestIDs(among wanted: Set<String>, tailBytes: Int = 16 << 20) -> Set<String> {
         var status = stat()
         guard fstat(fd, &status) == 0 else { return [] }
         let size = Int(status.st_size)
@@ -91,13 +113,18 @@ public final class JSONLinesHandler: ContactHandler {
         guard count > 0 else { return [] }
         let marker = Array(#""request_id":""#.utf8)
         var found: Set<String> = []
-        var position = 0
-        while let hit = Self.find(marker, in: bytes, from: position, end: count) {
+        var lineStart = 0
+        // Only whole lines: skip the first if the window cut it, and any without a newline.
+        if start > 0, let first = bytes[0..<count].firstIndex(of: UInt8(ascii: "\n")) { lineStart = first + 1 }
+        while lineStart < count, let lineEnd = bytes[lineStart..<count].firstIndex(of: UInt8(ascii: "\n")) {
+            defer { lineStart = lineEnd + 1 }
+            let line = bytes[lineStart..<lineEnd]
+            guard let hit = Self.find(marker, in: bytes, from: lineStart, end: lineEnd) else { continue }
             let valueStart = hit + marker.count
-            var valueEnd = valueStart
-            while valueEnd < count, bytes[valueEnd] != UInt8(ascii: "\"") { valueEnd += 1 }
-            found.insert(String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self))
-            position = valueEnd
+            guard let valueEnd = bytes[valueStart..<lineEnd].firstIndex(of: UInt8(ascii: "\"")) else { continue }
+            let requestID = String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self)
+            guard wanted.contains(requestID) else { continue }
+            if (try? JSONFormDecoder().decode(line)) != nil { found.insert(requestID) }
         }
         return found
     }

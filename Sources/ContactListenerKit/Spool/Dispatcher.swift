@@ -119,7 +119,11 @@ public final class Dispatcher: @unchecked Sendable {
                 results.append((claim.eventID, claim.attempts, .failed("stored event can't be read: \(error)", permanent: true)))
             }
         }
+        // Keep the lease alive while the handler works through the batch (a slow CRM can
+        // take longer than one lease), so no other process claims these meanwhile.
+        let heartbeat = LeaseHeartbeat(spool: spool, handler: handler.name, owner: owner, eventIDs: claims.map(\.eventID))
         let outcomes = deliveries.isEmpty ? [] : handler.handle(batch: deliveries)
+        heartbeat.stop()
         for (offset, index) in positions.enumerated() {
             let claim = claims[index]
             let outcome = offset < outcomes.count ? outcomes[offset] : .failure(HandlerError(handler: handler.name, reason: "no result"))
@@ -144,5 +148,34 @@ public final class Dispatcher: @unchecked Sendable {
             logger.error("spool update failed", metadata: ["handler": .string(handler.name), "error": .string("\(error)")])
         }
         return claims.count
+    }
+}
+
+/// Renews a batch's lease every third of the lease period until stopped.
+private final class LeaseHeartbeat: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var done = false
+    private var thread: WorkerThread?
+
+    init(spool: Spool, handler: String, owner: String, eventIDs: [Int64]) {
+        let interval = max(50, spool.configuration.lease / 3)
+        thread = try? WorkerThread(stackBytes: 256 << 10) { [self] in
+            while true {
+                let finished = lock.withLock { () -> Bool in
+                    if !done { lock.wait(milliseconds: interval) }
+                    return done
+                }
+                if finished { return }
+                try? spool.renewLease(handler: handler, owner: owner, eventIDs: eventIDs)
+            }
+        }
+    }
+
+    func stop() {
+        lock.withLock {
+            done = true
+            lock.broadcast()
+        }
+        thread?.join()
     }
 }

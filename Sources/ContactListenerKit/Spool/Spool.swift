@@ -187,9 +187,26 @@ public final class Spool: Sendable {
                     sql: "UPDATE deliveries SET lease_until = ?, lease_owner = ?, updated_at = ? WHERE event_id = ? AND handler = ?",
                     arguments: [now + configuration.lease, owner, now, id, handler])
                 let json: String = row["json"]
-                claims.append(Claim(eventID: id, json: Array(json.utf8), attempts: row["attempts"], inDoubt: previousOwner != nil))
+                let attempts: Int = row["attempts"]
+                // In doubt: an attempt was cut short (its lease ran out unfinished), or one
+                // failed, which may have stored it first (a program killed after writing).
+                claims.append(Claim(eventID: id, json: Array(json.utf8), attempts: attempts, inDoubt: previousOwner != nil || attempts > 0))
             }
             return claims
+        }
+    }
+
+    /// Extends the lease on deliveries still being attempted by `owner`, so a batch that
+    /// takes longer than one lease isn't claimed again by another process meanwhile.
+    public func renewLease(handler: String, owner: String, eventIDs: [Int64], now: Int64 = Clock.milliseconds()) throws {
+        guard !eventIDs.isEmpty else { return }
+        try database.write { db in
+            let placeholders = eventIDs.map { _ in "?" }.joined(separator: ",")
+            var arguments: StatementArguments = [now + configuration.lease, handler, owner]
+            arguments += StatementArguments(eventIDs)
+            try db.execute(
+                sql: "UPDATE deliveries SET lease_until = ? WHERE handler = ? AND lease_owner = ? AND event_id IN (\(placeholders))",
+                arguments: arguments)
         }
     }
 

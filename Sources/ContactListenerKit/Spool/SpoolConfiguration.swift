@@ -18,15 +18,13 @@ public struct SpoolConfiguration: Sendable, Equatable {
     public var retention: Int64 = 30 * 86_400_000
     /// How long a dispatcher may hold a claimed delivery before another may take it over.
     public var lease: Int64 = 60_000
-    /// Per-attempt timeout passed to handlers, in milliseconds.
-    public var attemptTimeout: Int64 = 30_000
     /// In CGI mode, how long the process may deliver after answering.
     public var cgiDeliveryBudget: Int64 = 5_000
     /// Events per delivery batch.
     public var batchSize: Int = 64
 
     /// The keys of the `spool:` mapping.
-    public static let keys = ["path", "retry", "jitter", "dedup_window", "retention", "lease", "attempt_timeout", "cgi_delivery_budget", "batch_size"]
+    public static let keys = ["path", "retry", "jitter", "dedup_window", "retention", "lease", "cgi_delivery_budget", "batch_size"]
 
     /// A spool at `path` with the defaults.
     public init(path: String) {
@@ -53,7 +51,6 @@ public struct SpoolConfiguration: Sendable, Equatable {
         if let window = node["dedup_window"] { dedupWindow = try duration(window) }
         if let retention = node["retention"] { self.retention = try duration(retention) }
         if let lease = node["lease"] { self.lease = try duration(lease) }
-        if let timeout = node["attempt_timeout"] { attemptTimeout = try duration(timeout) }
         if let budget = node["cgi_delivery_budget"] { cgiDeliveryBudget = try duration(budget) }
         if let batch = node["batch_size"] {
             batchSize = try batch.int()

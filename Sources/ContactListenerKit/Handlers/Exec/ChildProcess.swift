@@ -117,21 +117,22 @@ public enum ChildProcess {
         if stdinOpen { close(stdinPipe[1]) }
         if stderrOpen { close(stderrPipe[0]) }
         var status: Int32 = 0
+        var killed = false
         while true {
-            let result = waitpid(pid, &status, timedOut ? 0 : WNOHANG)
+            // Past the deadline the whole group is killed first, then reaped; waiting without
+            // WNOHANG before the kill would wait for the runaway program itself.
+            if !killed && (timedOut || Timestamp.monotonicNanoseconds() >= deadline) {
+                timedOut = true
+                killed = true
+                kill(-pid, SIGKILL)
+            }
+            let result = waitpid(pid, &status, killed ? 0 : WNOHANG)
             if result == pid { break }
             if result < 0 && errno != EINTR { break }
-            if result == 0 {
-                if Timestamp.monotonicNanoseconds() >= deadline {
-                    timedOut = true
-                }
-                if timedOut {
-                    kill(-pid, SIGKILL)
-                    continue
-                }
-                usleep(1_000)
-            }
+            if result == 0 { usleep(1_000) }
         }
+        // Whatever the program started may still run in its group; don't leave it behind.
+        if killed { kill(-pid, SIGKILL) }
         let exited = (status & 0x7f) == 0
         return Outcome(
             exitStatus: exited ? (status >> 8) & 0xff : nil,

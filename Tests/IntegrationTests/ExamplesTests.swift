@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// deploy/examples/hubspot.yaml and brevo.yaml, unchanged but for the spool path: their
+/// URL override (${HUBSPOT_URL} / ${BREVO_URL}) points at the recorder; they pass
+/// `check-config` and deliver the body shape the CRM's API expects.
+@Suite("deploy/examples: CRM mappings")
+struct ExamplesTests {
+    /// Copies `deploy/examples/NAME` into `directory`, with its `spool:` line pointing into
+    /// the test folder (and a short retry schedule); returns the copy's path.
+    static func copyExample(_ name: String, to directory: TestDirectory) throws -> String {
+        let original = readText(SpoolPaths.example(name))
+        try #require(!original.isEmpty, "deploy/examples/\(name) is missing")
+        var replaced = 0
+        let lines = original.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard line.hasPrefix("spool:") else { return String(line) }
+            replaced += 1
+            return "spool: { path: \(directory.file("spool.db")), retry: [1s, 1s], jitter: 0 }"
+        }
+        try #require(replaced == 1, "deploy/examples/\(name) has no top-level `spool:` line to point at the test folder")
+        return try directory.write(name, lines.joined(separator: "\n"))
+    }
+
+    /// Runs the example behind nginx (TCP: the example sets no socket group), POSTs one
+    /// contact and returns what the recorder received.
+    static func deliver(example: String, environment: [String: String], body: String, in directory: TestDirectory, recorder: Recorder) async throws -> RecordedRequest {
+        let configPath = try copyExample(example, to: directory)
+        let check = try runCommand(["check-config", "--config", configPath], in: directory, environment: environment)
+        #expect(check.exit == .exited(0), "check-config failed for \(example): \(check)")
+        #expect(check.stdout.contains(recorder.url), "check-config should print the effective (expanded) URL: \(check.stdout.prefix(2000))")
+        for (name, value) in environment where name.hasSuffix("_TOKEN") || name.hasSuffix("_KEY") {
+            #expect(!check.stdout.contains(value), "check-config printed the secret ${\(name)}: \(check.stdout)")
+        }
+
+        let listener = try await SpoolServer.start(
+            in: directory, configPath: configPath, tcp: true, environment: environment)
+        defer { listener.stop() }
+        let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint)
+        defer { nginx.stop() }
+        let response = try await CurlClient(port: nginx.port, directory: directory).send(.form(body))
+        #expect(response.status == 200, "\(response)\n\(listener.process.diagnostics())")
+        let cli = SpoolCLI(directory: directory, configPath: configPath, environment: environment)
+        let status = try await cli.waitUntilSettled(delivered: 1, timeout: 20)
+        #expect(status.values.allSatisfy { $0["dead"] == 0 }, "\(status)")
+        let requests = try recorder.requests()
+        #expect(requests.count == 1, "\(requests)")
+        return try #require(requests.first)
+    }
+
+    static let contact = formBody([
+        ("transactionid", "tx-example-1"), ("contact[id]", "1001"), ("contact[email]", "ann.lee@example.com"),
+        ("contact[phone]", "+4755501234"), ("fields[0][id]", "1"), ("fields[0][name]", "First Name"), ("fields[0][value]", "Ann"),
+        ("lead-status[score]", "42"), ("lead-status[label]", "Warm"),
+    ])
+
+    @Test("hubspot.yaml: batch upsert keyed on email, Bearer token from ${HUBSPOT_TOKEN}, missing last name null")
+    func hubspot() async throws {
+        let directory = try TestDirectory("ex-hubspot")
+        defer { directory.remove() }
+        let recorder = try await Recorder.start(in: directory)
+        defer { recorder.stop() }
+        let environment = ["HUBSPOT_URL": "\(recorder.url)/hubspot", "HUBSPOT_TOKEN": "pat-na1-test-token"]
+        let request = try await Self.deliver(example: "hubspot.yaml", environment: environment, body: Self.contact, in: directory, recorder: recorder)
+        #expect(request.method == "POST")
+        #expect(request.path == "/hubspot/crm/v3/objects/contacts/batch/upsert")
+        #expect(request.header("Authorization") == "Bearer pat-na1-test-token")
+        #expect(request.header("Content-Type") == "application/json")
+        let expected = """
+            {"inputs":[{"idProperty":"email","id":"ann.lee@example.com","properties":{
+              "email":"ann.lee@example.com","phone":"+4755501234","firstname":"Ann","lastname":null,
+              "lifecyclestage":"lead","hs_lead_status":"Warm"}}]}
+            """
+        let body = try request.json()
+        #expect(canonicalJSON(body) == (try canonicalJSON(text: expected)), "hubspot body: \(request.body)")
+        #expect(request.body.contains(#""lastname":null"#), "\(request.body)")
+    }
+
+    @Test("brevo.yaml: create-or-update with attributes, api-key header from ${BREVO_API_KEY}")
+    func brevo() async throws {
+        let directory = try TestDirectory("ex-brevo")
+        defer { directory.remove() }
+        let recorder = try await Recorder.start(in: directory, plan: #"{"steps":[{"status":201,"body":"{\"id\":21}"}]}"#)
+        defer { recorder.stop() }
+        let environment = ["BREVO_URL": "\(recorder.url)/brevo", "BREVO_API_KEY": "xkeysib-test-key"]
+        let request = try await Self.deliver(example: "brevo.yaml", environment: environment, body: Self.contact, in: directory, recorder: recorder)
+        #expect(request.method == "POST")
+        #expect(request.path == "/brevo/v3/contacts")
+        #expect(request.header("api-key") == "xkeysib-test-key")
+        #expect(request.header("accept") == "application/json")
+        #expect(request.header("Content-Type") == "application/json")
+        let expected = """
+            {"email":"ann.lee@example.com","updateEnabled":true,
+             "attributes":{"FIRSTNAME":"Ann","LASTNAME":null,"SMS":"+4755501234","LEAD_SCORE":"42"}}
+            """
+        let body = try request.json()
+        #expect(canonicalJSON(body) == (try canonicalJSON(text: expected)), "brevo body: \(request.body)")
+        #expect(request.body.contains(#""updateEnabled":true"#), "a YAML boolean must stay a JSON boolean: \(request.body)")
+    }
+}

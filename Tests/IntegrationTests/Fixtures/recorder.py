@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""A tiny HTTP backend for the integration tests: it records every request and answers
+according to a plan the test writes (and may rewrite while it runs).
+
+    python3 recorder.py --log requests.jsonl --plan plan.json --port-file port
+
+- It binds 127.0.0.1 port 0 and writes the port it got to --port-file (written to a temp
+  file and renamed, so a reader never sees half a number).
+- Every request becomes one JSON line in --log, written with one write() and flushed:
+  {"time": <unix seconds, float>, "method", "path", "headers": [[name, value], ...],
+   "body": <text, UTF-8 with invalid bytes as U+FFFD>, "body_bytes": <length>,
+   "status": <what was answered>, "index": <0-based number of this request since the
+   plan last changed, for this path>}
+- The plan is JSON, read again for every request:
+    {"steps": [{"status": 500, "times": 3}, {"status": 200}],
+     "paths": {"/other": [{"status": 400, "body": "bad email"}]},
+     "delay": 0.05}
+  A step answers `times` requests (omitted: every request from then on) with `status`,
+  optional `headers` (a mapping) and `body` (text; default a small JSON). "paths" picks
+  steps by the request path without its query ("steps" is the fallback). "delay" (seconds)
+  is slept before answering. Counters restart whenever the plan file's contents change.
+- SIGTERM or SIGINT ends it.
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+STATE = {"plan_text": None, "counters": {}}
+
+
+def load_plan(path):
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        text = "{}"
+    return text
+
+
+def pick(plan, path, index):
+    steps = plan.get("paths", {}).get(path, plan.get("steps", [{"status": 200}]))
+    remaining = index
+    for step in steps:
+        times = step.get("times")
+        if times is None or remaining < times:
+            return step
+        remaining -= times
+    return steps[-1] if steps else {"status": 200}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "recorder/1"
+
+    def log_message(self, format, *args):  # quiet: the JSON log is the record
+        pass
+
+    def handle_any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        received = time.time()
+        path = self.path.split("?", 1)[0]
+        with LOCK:
+            text = load_plan(self.server.plan_path)
+            if text != STATE["plan_text"]:
+                STATE["plan_text"] = text
+                STATE["counters"] = {}
+            try:
+                plan = json.loads(text or "{}")
+            except ValueError:
+                plan = {}
+            index = STATE["counters"].get(path, 0)
+            STATE["counters"][path] = index + 1
+            step = pick(plan, path, index)
+            status = int(step.get("status", 200))
+            record = {
+                "time": received, "method": self.command, "path": self.path,
+                "headers": [[name, value] for name, value in self.headers.items()],
+                "body": body.decode("utf-8", errors="replace"), "body_bytes": len(body),
+                "status": status, "index": index,
+            }
+            line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+            self.server.log.write(line)
+            self.server.log.flush()
+        delay = float(plan.get("delay", 0) or 0)
+        if delay > 0:
+            time.sleep(delay)
+        answer = step.get("body")
+        if answer is None:
+            answer = json.dumps({"recorded": True, "status": status})
+        payload = answer.encode("utf-8")
+        self.send_response(status)
+        for name, value in (step.get("headers") or {}).items():
+            self.send_header(name, str(value))
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_POST = handle_any
+    do_PUT = handle_any
+    do_PATCH = handle_any
+    do_GET = handle_any
+    do_DELETE = handle_any
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--plan", required=True)
+    parser.add_argument("--port-file", required=True)
+    options = parser.parse_args()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.plan_path = options.plan
+    server.log = open(options.log, "ab", buffering=0)
+
+    def stop(signum, frame):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    temporary = options.port_file + ".tmp"
+    with open(temporary, "w") as handle:
+        handle.write(str(server.server_address[1]))
+    os.rename(temporary, options.port_file)
+    server.serve_forever(poll_interval=0.1)
+    server.log.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `type: http`: what exactly reaches the backend (the recorder) for a body template, a
+/// text template and the default body, with headers holding ${ENV} secrets.
+@Suite("http handler: forwarded requests")
+struct HTTPHandlerTests {
+    @Test("template body and headers arrive exactly as mapped; the default body is the stored event JSON")
+    func templateAndDefaultBody() async throws {
+        let directory = try TestDirectory("http-fwd")
+        defer { directory.remove() }
+        let recorder = try await Recorder.start(in: directory)
+        defer { recorder.stop() }
+        let environment = ["CRM_URL": recorder.url, "CRM_TOKEN": "s3cr3t-t0ken"]
+        let stack = try await SpoolStack.start(in: directory, config: """
+            spool:
+              path: spool.db
+              retry: [1s]
+              jitter: 0
+            handlers:
+              - type: jsonl
+                path: events.jsonl
+              - type: http
+                name: crm
+                url: "${CRM_URL}/v1/contacts?source=listener"
+                method: PUT
+                headers:
+                  Authorization: "Bearer ${CRM_TOKEN}"
+                  X-Api-Key: "${CRM_KEY:-fallback-key}"
+                  X-Literal: static value
+                body:
+                  email: "{{contact.email}}"
+                  first_name: "{{field:First Name}}"
+                  nickname: "{{field:Nickname}}"
+                  greeting: "Hello {{field:First Name}} <{{contact.email}}>, {{field:Nickname}}!"
+                  transaction: "{{transactionid}}"
+                  score: "{{lead_status.score}}"
+                  source: contact-listener
+                  active: true
+                  weight: 1.5
+                  count: 42
+                  nothing: null
+                  quoted_number: "42"
+                  phones: ["{{contact.phone}}", fixed]
+                  nested: { id: "{{contact.id}}", request: "{{meta.request_id}}", campaign: "{{extra.campaign}}" }
+              - type: http
+                name: form
+                url: "${CRM_URL}/form"
+                content_type: application/x-www-form-urlencoded
+                body: "email={{contact.email}}&name={{field:First Name}}&note={{field:Note}}&missing={{field:Nickname}}"
+              - type: http
+                name: raw
+                url: "${CRM_URL}/raw"
+
+            """, environment: environment)
+        defer { stack.stop() }
+
+        let body = formBody([
+            ("transactionid", "tx-http-1"), ("contact[email]", "ann.lee+crm@example.com"), ("contact[phone]", "+47 555 01 234"),
+            ("fields[0][name]", "First Name"), ("fields[0][value]", "Ann \"Annie\" Lee"),
+            ("fields[1][name]", "Note"), ("fields[1][value]", "a&b=c d/ü"),
+            ("lead-status[score]", "42"), ("lead-status[label]", "Warm"), ("campaign", "spring"),
+        ])
+        let answer = try await stack.postAccepted(body)
+        let requestID = try #require(answer["request_id"] as? String)
+        try await stack.cli.waitUntilSettled(delivered: 4, timeout: 20)
+        #expect(stack.stop() == .exited(0))
+
+        let requests = try recorder.requests()
+        #expect(requests.count == 3, "one request per http handler: \(requests)")
+
+        // The template: method, path and query, headers with the secrets expanded, the body
+        // byte for byte (key order, literal types, a missing field as null).
+        let crm = try #require(requests.first { $0.path.hasPrefix("/v1/contacts") })
+        #expect(crm.method == "PUT")
+        #expect(crm.path == "/v1/contacts?source=listener")
+        #expect(crm.header("Authorization") == "Bearer s3cr3t-t0ken")
+        #expect(crm.header("X-Api-Key") == "fallback-key")
+        #expect(crm.header("X-Literal") == "static value")
+        #expect(crm.header("Content-Type") == "application/json")
+        #expect(crm.header("User-Agent")?.hasPrefix("contact-listener/") == true, "\(String(describing: crm.header("User-Agent")))")
+        let expectedTemplate = #"{"email":"ann.lee+crm@example.com","first_name":"Ann \"Annie\" Lee","nickname":null,"#
+            + #""greeting":"Hello Ann \"Annie\" Lee <ann.lee+crm@example.com>, !","transaction":"tx-http-1","score":"42","#
+            + #""source":"contact-listener","active":true,"weight":1.5,"count":42,"nothing":null,"quoted_number":"42","#
+            + #""phones":["+47 555 01 234","fixed"],"nested":{"id":null,"request":"\#(requestID)","campaign":"spring"}}"#
+        #expect(crm.body == expectedTemplate, "template body\n got: \(crm.body)\nwant: \(expectedTemplate)")
+        // Whatever the JSON writer's spacing, the values must be these.
+        let parsed = try crm.json()
+        #expect(canonicalJSON(parsed) == (try canonicalJSON(text: expectedTemplate)), "\(crm.body)")
+        #expect(parsed["nickname"] is NSNull && parsed["nothing"] is NSNull)
+        #expect(parsed["quoted_number"] as? String == "42", "a quoted YAML scalar stays a string")
+
+        // A text template for a form-encoded body: values percent-encoded, a missing one empty.
+        let form = try #require(requests.first { $0.path == "/form" })
+        #expect(form.method == "POST")
+        #expect(form.header("Content-Type") == "application/x-www-form-urlencoded")
+        #expect(form.body == "email=ann.lee%2Bcrm%40example.com&name=Ann%20%22Annie%22%20Lee&note=a%26b%3Dc%20d%2F%C3%BC&missing=",
+                "form body: \(form.body)")
+
+        // No body: the event's JSON, byte for byte what the spool and the jsonl handler hold.
+        let raw = try #require(requests.first { $0.path == "/raw" })
+        #expect(raw.method == "POST")
+        #expect(raw.header("Content-Type") == "application/json")
+        #expect(raw.header("Authorization") == nil, "a handler without headers sends no secret")
+        let lines = JSONLines(path: directory.file("events.jsonl"))
+        #expect(lines.raw.count == 1)
+        #expect(raw.body == lines.raw.first, "default body\n got: \(raw.body)\nwant: \(lines.raw.first ?? "")")
+        let event = try raw.json()
+        #expect(event["transactionid"] as? String == "tx-http-1")
+        #expect((event["meta"] as? [String: Any])?["request_id"] as? String == requestID)
+        #expect((event["contact"] as? [String: Any])?["email"] as? String == "ann.lee+crm@example.com")
+        #expect((event["extra"] as? [String: Any])?["campaign"] as? String == "spring")
+        let spoolID = try #require(try stack.cli.list(handler: "raw").first.map(rowID))
+        let shown = try stack.cli.show(spoolID)
+        #expect(canonicalJSON(shown["event"] ?? NSNull()) == canonicalJSON(event), "spool show differs from what was sent")
+    }
+
+    @Test("check-config rejects an unknown placeholder and a non-http URL with file:line errors")
+    func configErrors() async throws {
+        let directory = try TestDirectory("http-cfg")
+        defer { directory.remove() }
+        let unknown = try directory.write("unknown.yaml", """
+            handlers:
+              - type: http
+                url: "http://127.0.0.1:9/x"
+                body:
+                  email: "{{contact.mail}}"
+
+            """)
+        var result = try runCommand(["check-config", "--config", unknown], in: directory)
+        #expect(result.exit != .exited(0), "\(result)")
+        #expect(result.stderr.contains("unknown.yaml:5") && result.stderr.contains("{{contact.mail}}"), "\(result)")
+
+        let scheme = try directory.write("scheme.yaml", """
+            handlers:
+              - type: http
+                url: "ftp://example.com/x"
+
+            """)
+        result = try runCommand(["check-config", "--config", scheme], in: directory)
+        #expect(result.exit != .exited(0), "\(result)")
+        #expect(result.stderr.contains("scheme.yaml:3") && result.stderr.contains("ftp://example.com/x"), "\(result)")
+    }
+}
