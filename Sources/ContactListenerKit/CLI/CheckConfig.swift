@@ -72,8 +72,11 @@ extension ContactListener {
                 lines.append("  - type: \(handler.type)")
                 lines.append("    name: \(handler.name)")
                 for key in handler.options.keys where key != "type" && key != "name" {
-                    let value = (try? handler.options[key]?.string()) ?? "…"
-                    let shown = key == "path" ? handler.resolve(path: value) : value
+                    // Shown as written: `${VAR}` stays unexpanded, so no secret from the
+                    // environment is printed; nested options are summarised.
+                    guard let node = handler.options[key] else { continue }
+                    let written = node.node.scalar?.string ?? (node.node.sequence != nil ? "[…]" : "{…}")
+                    let shown = key == "path" ? handler.resolve(path: (try? node.string()) ?? written) : written
                     lines.append("    \(key): \(shown)")
                 }
             }
