@@ -14,8 +14,11 @@ public final class StatusBoard: Sendable {
     private let inFlight = Atomic<Int>(0)
     private let state = Mutex(State())
 
+    private let duration: Metrics.Timer
     private struct State {
         var byStatus: [Int: Int] = [:]
+        /// One swift-metrics counter per status, made once (the factory's lookup takes a lock).
+        var counters: [Int: Metrics.Counter] = [:]
         var latencies = [UInt64](repeating: 0, count: 1024)
         var latencyCount = 0
         var errors: [(at: String, status: Int, message: String)] = []
@@ -30,6 +33,7 @@ public final class StatusBoard: Sendable {
             .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
         ]
         self.factory = factory
+        duration = Metrics.Timer(label: "contact_listener_request_duration_seconds", dimensions: [], factory: factory)
     }
 
     /// Marks a request as started.
@@ -38,9 +42,8 @@ public final class StatusBoard: Sendable {
     /// Records a finished request; `error` is its message for a 4xx/5xx.
     public func finish(status: Int, nanoseconds: UInt64, error: String?) {
         inFlight.subtract(1, ordering: .relaxed)
-        Counter(label: "contact_listener_requests_total", dimensions: [("status", String(status))], factory: factory).increment()
-        Timer(label: "contact_listener_request_duration_seconds", dimensions: [], factory: factory).recordNanoseconds(Int64(nanoseconds))
-        state.withLock { state in
+        duration.recordNanoseconds(Int64(nanoseconds))
+        let counter = state.withLock { state in
             state.byStatus[status, default: 0] += 1
             state.latencies[state.latencyCount % state.latencies.count] = nanoseconds
             state.latencyCount += 1
@@ -48,7 +51,12 @@ public final class StatusBoard: Sendable {
                 state.errors.append((Timestamp.now(), status, error))
                 if state.errors.count > 20 { state.errors.removeFirst() }
             }
+            if let counter = state.counters[status] { return counter }
+            let counter = Metrics.Counter(label: "contact_listener_requests_total", dimensions: [("status", String(status))], factory: factory)
+            state.counters[status] = counter
+            return counter
         }
+        counter.increment()
     }
 
     /// A consistent reading of the board.
