@@ -78,10 +78,17 @@ extension Request {
     public static func read(
         params: [String: String], body source: inout some BodySource, maxBodyBytes: Int
     ) throws(RequestError) -> Request {
-        var length = 0
-        if let text = params["CONTENT_LENGTH"], !text.isEmpty {
-            guard let value = Int(text), value >= 0 else { throw .invalidContentLength(text) }
-            length = value
+        guard let text = params["CONTENT_LENGTH"], !text.isEmpty else {
+            // No length: a POST whose body was sent chunked (Apache's mod_cgi passes it that
+            // way) is read to its end, still capped; dropping it would store an empty contact.
+            if params["REQUEST_METHOD"] == "POST" {
+                return Request(params: params, body: try readToEnd(&source, maxBodyBytes: maxBodyBytes))
+            }
+            return Request(params: params, body: [])
+        }
+        // RFC 3875 §4.1.2: CONTENT_LENGTH = 1*digit (no sign, no spaces).
+        guard text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let length = Int(text) else {
+            throw .invalidContentLength(text)
         }
         if length > maxBodyBytes { throw .bodyTooLarge(length: length, limit: maxBodyBytes) }
         var body = [UInt8](repeating: 0, count: length)
@@ -102,5 +109,26 @@ extension Request {
         }
         if received < length { throw .truncatedBody(expected: length, received: received) }
         return Request(params: params, body: body)
+    }
+
+    /// Reads until the end of input, refusing more than `maxBodyBytes`.
+    private static func readToEnd(_ source: inout some BodySource, maxBodyBytes: Int) throws(RequestError) -> [UInt8] {
+        var body: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            var failure: RequestError?
+            let count = chunk.withUnsafeMutableBytes { buffer -> Int in
+                do throws(RequestError) {
+                    return try source.read(into: buffer)
+                } catch {
+                    failure = error
+                    return 0
+                }
+            }
+            if let failure { throw failure }
+            if count == 0 { return body }
+            body.append(contentsOf: chunk[0..<count])
+            if body.count > maxBodyBytes { throw .bodyTooLarge(length: body.count, limit: maxBodyBytes) }
+        }
     }
 }
