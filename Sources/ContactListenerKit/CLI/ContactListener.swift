@@ -13,12 +13,18 @@ public struct ContactListener: ParsableCommand {
         discussion: """
             The platform's "Synch Contact to Third Party" action POSTs each contact (form-encoded \
             as PHP's http_build_query writes it) or sends a GET built from shortcodes. This program \
-            decodes it exactly as PHP's $_POST would, turns it into a contact event, hands it to \
-            the configured handlers, and answers 200 only once every handler has stored it.
+            decodes it exactly as PHP's $_POST would, turns it into a contact event, verifies \
+            it (token, signature, allow-list), commits it to a durable spool and answers 200; \
+            the spool then delivers it to every handler (SQLite, PostgreSQL, MySQL, a CRM's \
+            API, a script) with retries. Nothing acknowledged is lost.
 
             Run with no arguments it decides by itself, like any libfcgi program: a listening \
             socket on fd 0 (spawn-fcgi, mod_fcgid) or from systemd means FastCGI; a CGI \
             environment (GATEWAY_INTERFACE) means one CGI request.
+
+            First steps:
+              contact-listener init --nginx /srv/contact-listener --host crm.example.com
+              contact-listener send-test http://127.0.0.1:8080/contact-listener
 
             Examples:
               contact-listener serve --listen unix:/run/contact-listener/listener.sock
@@ -27,8 +33,8 @@ public struct ContactListener: ParsableCommand {
               printf 'contact[email]=a%%40b.c' | contact-listener decode --raw
 
             Configuration: --config FILE, else $CONTACT_LISTENER_CONFIG, else \
-            contact-listener.yaml beside the executable, else built-in defaults (events appended \
-            to ./data/events.jsonl).
+            contact-listener.yaml beside the executable, else built-in defaults (contacts stored \
+            in the SQLite database ./data/contacts.db). README.md documents every key.
             """,
         version: ContactListener.versionLine,
         subcommands: [Serve.self, CGI.self, Init.self, SendTest.self, CheckConfig.self, Decode.self, Handlers.self, SpoolCommand.self, Drain.self]

@@ -34,14 +34,17 @@ public struct ListenerConfiguration: Sendable {
     /// The top-level keys a config file may use.
     public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool", "verify", "status_path", "ping_path", "log_file"]
 
-    /// The built-in defaults: the embedded SQLite database `./data/contacts.db`.
+    /// The built-in defaults: the embedded SQLite database `./data/contacts.db`, behind the
+    /// durable spool `./data/spool.db`.
     public static func defaults(environment: [String: String] = ProcessEnvironment.current) -> ListenerConfiguration {
         let node = ConfigNode(
             node: .mapping(["type": "sqlite", "path": "data/contacts.db"]), path: "handlers[0]",
             file: "built-in defaults", environment: environment)
-        return ListenerConfiguration(
+        var configuration = ListenerConfiguration(
             source: "built-in defaults",
             handlers: [HandlerConfiguration(type: "sqlite", name: "sqlite", options: node, baseDirectory: ".")])
+        configuration.spool = SpoolConfiguration(path: "data/spool.db")
+        return configuration
     }
 
     /// Parses YAML (or JSON) `text` read from `file`; relative paths resolve against `baseDirectory`.
@@ -60,7 +63,16 @@ public struct ListenerConfiguration: Sendable {
         }
         var configuration = defaults(environment: environment)
         configuration.source = file
-        guard let parsed else { return configuration }  // an empty file means the defaults
+        // In a file, the default handler's path is relative to the file's folder, and the
+        // spool is on only when `spool:` says so (without it, handlers take each event
+        // before the answer).
+        configuration.handlers = configuration.handlers.map { handler in
+            var handler = handler
+            handler.baseDirectory = baseDirectory
+            return handler
+        }
+        configuration.spool = nil
+        guard let parsed else { return configuration }  // an empty file means the default handler
         let root = ConfigNode(node: parsed, path: "", file: file, environment: environment)
         try root.requireMapping(allowed: topLevelKeys)
 
