@@ -32,8 +32,8 @@ extension ContactListener {
                 service = try Runtime.makeService(configPath: configPath, environment: environment)
             } catch {
                 Runtime.complain("\(error)")
-                let response = Response.error(503, "the listener is misconfigured; its administrator must check the web server's error log")
-                response.wireBytes.withUnsafeBytes { try? FileSystem.writeAll(1, $0, target: "stdout") }
+                CGIGateway.discardUnreadBody(environment: environment, alreadyRead: 0)
+                CGIGateway.send(.error(503, "the listener is misconfigured; its administrator must check the web server's error log"))
                 return 0
             }
             CGIGateway.serve(pipeline: service.pipeline, environment: environment)

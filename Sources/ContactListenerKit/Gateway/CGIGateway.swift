@@ -23,6 +23,13 @@ public enum CGIGateway {
         } catch {
             response = pipeline.respond(toUnreadable: error, params: environment)
         }
+        discardUnreadBody(environment: environment, alreadyRead: source.consumed)
+        return send(response)
+    }
+
+    /// Writes `response` on stdout and closes it.
+    @discardableResult
+    public static func send(_ response: Response) -> Int {
         let bytes = response.wireBytes
         bytes.withUnsafeBytes { buffer in
             try? FileSystem.writeAll(1, buffer, target: "stdout")
@@ -33,13 +40,38 @@ public enum CGIGateway {
         return response.status
     }
 
+    /// Reads and drops what is left of the body (up to `CONTENT_LENGTH`) when the answer
+    /// was decided without reading it all (413, a broken config). Under Apache's mod_cgid
+    /// stdin is a socket, and a script that exits with the body unread makes Apache fail
+    /// the request with EPIPE, so the client would never see our answer. Bounded: at most
+    /// 256 MiB, and it stops when stdin stays idle for a second.
+    public static func discardUnreadBody(environment: [String: String], alreadyRead: Int) {
+        guard let length = environment["CONTENT_LENGTH"].flatMap({ Int($0) }), length > alreadyRead else { return }
+        var remaining = min(length - alreadyRead, 256 << 20)
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while remaining > 0 {
+            var descriptor = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 1_000) > 0 else { return }
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, min($0.count, remaining)) }
+            if count <= 0 { return }
+            remaining -= count
+        }
+    }
+
     /// A body read from a file descriptor (CGI's stdin).
     struct DescriptorSource: BodySource {
         let fd: Int32
+        /// Bytes read so far.
+        private(set) var consumed = 0
+
+        init(fd: Int32) {
+            self.fd = fd
+        }
 
         mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(RequestError) -> Int {
             while true {
                 let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                if count > 0 { consumed += count }
                 if count >= 0 { return count }
                 if errno == EINTR { continue }
                 throw .readFailed(String(cString: strerror(errno)))

@@ -10,15 +10,16 @@ public final class RequestPipeline: Sendable {
     public let configuration: ListenerConfiguration
     /// Where accepted events go before the answer.
     public let sink: any EventSink
-    /// The numbers behind the status page.
-    public let board = StatusBoard()
+    /// The numbers behind the status page (the process's, shared across reloads).
+    public let board: StatusBoard
     private let spool: Spool?
     private let logger: Logger
     private let requestIDs = RequestIDGenerator()
 
     /// Creates a pipeline; `spool` feeds the status page's spool section.
-    public init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger, spool: Spool? = nil) {
+    public init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger, spool: Spool? = nil, board: StatusBoard = .shared) {
         self.configuration = configuration
+        self.board = board
         self.sink = sink
         self.logger = logger
         self.spool = spool

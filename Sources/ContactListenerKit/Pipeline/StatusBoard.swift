@@ -24,6 +24,10 @@ public final class StatusBoard: Sendable {
         var errors: [(at: String, status: Int, message: String)] = []
     }
 
+    /// The process's board: it outlives reloads (SIGHUP builds a new pipeline, not a new
+    /// process), so the counts and the start time stay.
+    public static let shared = StatusBoard()
+
     /// A board with its own registry.
     public init() {
         registry = PrometheusCollectorRegistry()
