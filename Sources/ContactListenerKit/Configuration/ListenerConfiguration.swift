@@ -54,7 +54,9 @@ public struct ListenerConfiguration: Sendable {
     ) throws(ConfigurationError) -> ListenerConfiguration {
         let parsed: Node?
         do {
-            parsed = try Yams.compose(yaml: text)
+            // The basic resolver: ConfigNode types every value itself, and the default one
+            // compiles regular expressions through ICU (40% of a CGI request's start-up).
+            parsed = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             let (line, reason) = Self.describe(error, text: text)
             throw ConfigurationError(file: file, line: line, key: "", reason: "not valid YAML or JSON: \(reason)")

@@ -1,5 +1,9 @@
 // The record types of the sections the platform sends ("Synch Contact to Third Party"),
 // with the exact key names of its payload.
+//
+// `keys` are stored once (`nonisolated(unsafe)`: an immutable array of key paths, which
+// Swift doesn't mark Sendable); a computed list instantiated its key paths on every use,
+// 164 times per request (BENCHMARKS.md).
 
 /// `contact[id|email|phone|profile_url]`: who the event is about.
 public struct Contact: SectionRecord {
@@ -9,9 +13,7 @@ public struct Contact: SectionRecord {
     public var profileURL: String?
     public var extra = FormArray()
     public init() {}
-    public static var keys: [(name: String, path: WritableKeyPath<Contact, String?>)] {
-        [("id", \.id), ("email", \.email), ("phone", \.phone), ("profile_url", \.profileURL)]
-    }
+    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<Contact, String?>)] = [("id", \.id), ("email", \.email), ("phone", \.phone), ("profile_url", \.profileURL)]
 }
 
 /// `fields[i][id|name|value]`: a custom field of the contact.
@@ -27,9 +29,7 @@ public struct Field: SectionRecord {
         self.name = name
         self.value = value
     }
-    public static var keys: [(name: String, path: WritableKeyPath<Field, String?>)] {
-        [("id", \.id), ("name", \.name), ("value", \.value)]
-    }
+    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<Field, String?>)] = [("id", \.id), ("name", \.name), ("value", \.value)]
 }
 
 /// `campaigns-opened[i][id|name|open_date]`.
@@ -39,9 +39,7 @@ public struct CampaignOpened: SectionRecord {
     public var openDate: String?
     public var extra = FormArray()
     public init() {}
-    public static var keys: [(name: String, path: WritableKeyPath<CampaignOpened, String?>)] {
-        [("id", \.id), ("name", \.name), ("open_date", \.openDate)]
-    }
+    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<CampaignOpened, String?>)] = [("id", \.id), ("name", \.name), ("open_date", \.openDate)]
 }
 
 /// `links-clicked[i][url|clicks]`.
@@ -50,9 +48,7 @@ public struct LinkClicked: SectionRecord {
     public var clicks: String?
     public var extra = FormArray()
     public init() {}
-    public static var keys: [(name: String, path: WritableKeyPath<LinkClicked, String?>)] {
-        [("url", \.url), ("clicks", \.clicks)]
-    }
+    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<LinkClicked, String?>)] = [("url", \.url), ("clicks", \.clicks)]
 }
 
 /// `pages-visited[i][page|visit_date]`.
@@ -61,9 +57,7 @@ public struct PageVisited: SectionRecord {
     public var visitDate: String?
     public var extra = FormArray()
     public init() {}
-    public static var keys: [(name: String, path: WritableKeyPath<PageVisited, String?>)] {
-        [("page", \.page), ("visit_date", \.visitDate)]
-    }
+    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<PageVisited, String?>)] = [("page", \.page), ("visit_date", \.visitDate)]
 }
 
 /// `automation-triggered[i]`, `webhooks-triggered[i]`: `[id|name|trigger_date]`.
@@ -73,9 +67,7 @@ public struct Triggered: SectionRecord {
     public var triggerDate: String?
     public var extra = FormArray()
     public init() {}
-    public static var keys: [(name: String, path: WritableKeyPath<Triggered, String?>)] {
-        [("id", \.id), ("name", \.name), ("trigger_date", \.triggerDate)]
-    }
+    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<Triggered, String?>)] = [("id", \.id), ("name", \.name), ("trigger_date", \.triggerDate)]
 }
 
 /// `goals-reached[i][id|name|reach_date]`.
@@ -85,9 +77,7 @@ public struct GoalReached: SectionRecord {
     public var reachDate: String?
     public var extra = FormArray()
     public init() {}
-    public static var keys: [(name: String, path: WritableKeyPath<GoalReached, String?>)] {
-        [("id", \.id), ("name", \.name), ("reach_date", \.reachDate)]
-    }
+    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<GoalReached, String?>)] = [("id", \.id), ("name", \.name), ("reach_date", \.reachDate)]
 }
 
 /// `lead-score[i][id|name|score|score_date]`.
@@ -98,9 +88,7 @@ public struct LeadScore: SectionRecord {
     public var scoreDate: String?
     public var extra = FormArray()
     public init() {}
-    public static var keys: [(name: String, path: WritableKeyPath<LeadScore, String?>)] {
-        [("id", \.id), ("name", \.name), ("score", \.score), ("score_date", \.scoreDate)]
-    }
+    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<LeadScore, String?>)] = [("id", \.id), ("name", \.name), ("score", \.score), ("score_date", \.scoreDate)]
 }
 
 /// `lead-status[score|label]` (one object) or `lead-status[i][score|label]`.
@@ -109,7 +97,5 @@ public struct LeadStatus: SectionRecord {
     public var label: String?
     public var extra = FormArray()
     public init() {}
-    public static var keys: [(name: String, path: WritableKeyPath<LeadStatus, String?>)] {
-        [("score", \.score), ("label", \.label)]
-    }
+    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<LeadStatus, String?>)] = [("score", \.score), ("label", \.label)]
 }

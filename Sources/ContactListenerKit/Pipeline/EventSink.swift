@@ -1,8 +1,9 @@
 /// Where the pipeline puts an accepted event before it answers 200: straight into the
 /// handlers, or into the durable spool that delivers to them afterwards.
 public protocol EventSink: Sendable {
-    /// Takes `delivery` durably, or throws (the answer is then 503).
-    func accept(_ delivery: Delivery, dedupKey: String?) throws -> Acceptance
+    /// Takes `delivery` durably, or throws (the answer is then 503). `dedupKey` is only
+    /// evaluated by a sink that deduplicates (hashing it costs every request otherwise).
+    func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance
 }
 
 /// What accepting an event did.
@@ -24,7 +25,7 @@ public struct DirectSink: EventSink {
     }
 
     /// Runs every handler; the first failure throws.
-    public func accept(_ delivery: Delivery, dedupKey: String?) throws -> Acceptance {
+    public func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance {
         try handlers.handle(delivery)
         return .stored
     }
@@ -45,9 +46,9 @@ public struct SpoolSink: EventSink {
     }
 
     /// Commits the event to the spool.
-    public func accept(_ delivery: Delivery, dedupKey: String?) throws -> Acceptance {
+    public func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance {
         let item = Spool.Item(
-            dedupKey: dedupKey, transactionID: delivery.event.transactionID,
+            dedupKey: dedupKey(), transactionID: delivery.event.transactionID,
             requestID: delivery.event.metadata.requestID, json: delivery.json)
         do {
             switch try writer.store(item) {

@@ -73,8 +73,9 @@ public final class RequestPipeline: Sendable {
             do {
                 // Replays inside the signature's tolerance are deduplicated on the
                 // transaction id, or on webhook-id when there is none (issue 3).
-                let key = Spool.dedupKey(event.transactionID) ?? verified.webhookID.flatMap { Spool.dedupKey("webhook-id:" + $0) }
-                acceptance = try sink.accept(Delivery(event: event), dedupKey: key)
+                acceptance = try sink.accept(
+                    Delivery(event: event),
+                    dedupKey: Spool.dedupKey(event.transactionID) ?? verified.webhookID.flatMap { Spool.dedupKey("webhook-id:" + $0) })
             } catch let error as HandlerError {
                 throw PipelineError.handler(error)
             } catch {
@@ -178,8 +179,14 @@ public final class RequestPipeline: Sendable {
 
     /// The lower-cased media type without parameters (`; charset=UTF-8` is accepted and ignored).
     static func mediaType(_ contentType: String) -> String {
-        let base = contentType.split(separator: ";", maxSplits: 1).first ?? ""
-        return base.trimmingCharacters(in: " \t").lowercased()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(40)
+        for byte in contentType.utf8 {
+            if byte == UInt8(ascii: ";") { break }
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { continue }
+            bytes.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// `{"ok":true,"transactionid":"…","request_id":"…"}`, plus `"duplicate":true` for a

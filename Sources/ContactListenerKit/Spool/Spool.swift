@@ -121,10 +121,14 @@ public final class Spool: Sendable {
     /// The dedup key for a transaction id: its SHA-256, hex.
     public static func dedupKey(_ value: String?) -> String? {
         guard let value, !value.isEmpty else { return nil }
-        return SHA256.hash(data: Array(value.utf8)).map { byte in
-            let text = String(byte, radix: 16)
-            return byte < 16 ? "0" + text : text
-        }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: Array(value.utf8)) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 
     // MARK: - Accepting

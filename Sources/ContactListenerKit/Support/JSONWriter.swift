@@ -77,6 +77,11 @@ public struct JSONWriter: Sendable {
             let count = utf8.count
             while position < count {
                 let byte = utf8[position]
+                // The common case first: a byte that needs no escaping.
+                if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != 0xE2 {
+                    position += 1
+                    continue
+                }
                 let escape: UInt8?
                 var width = 1
                 switch byte {

@@ -54,7 +54,8 @@ public struct LineLogHandler: LogHandler {
         for key in keys {
             guard let value = all[key] else { continue }
             let text = Self.escape("\(value)")
-            let needsQuotes = text.isEmpty || text.contains(" ") || text.contains("=") || text.contains("\"")
+            // One pass over the bytes (String.contains goes through Foundation's range(of:)).
+            let needsQuotes = text.isEmpty || text.utf8.contains { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") }
             line += " \(key)=" + (needsQuotes ? "\"\(text.replacingQuotes())\"" : text)
         }
         line += "\n"
