@@ -49,6 +49,8 @@ extension ContactListener {
                 "  max_depth: \(limits.maxDepth)",
                 "  max_key_bytes: \(limits.maxKeyBytes)",
                 "  max_value_bytes: \(limits.maxValueBytes)",
+                "  max_parts: \(limits.maxParts)",
+                "  max_header_bytes: \(limits.maxHeaderBytes)",
             ]
             if configuration.verify.isEmpty {
                 lines.append("verify: {}  # no rules: anyone who can reach the URL can store events")

@@ -176,7 +176,7 @@ public struct ListenerConfiguration: Sendable {
     }
 
     private static func parseLimits(_ node: ConfigNode) throws(ConfigurationError) -> FormLimits {
-        try node.requireMapping(allowed: ["max_body_bytes", "max_vars", "max_depth", "max_key_bytes", "max_value_bytes"])
+        try node.requireMapping(allowed: ["max_body_bytes", "max_vars", "max_depth", "max_key_bytes", "max_value_bytes", "max_parts", "max_header_bytes"])
         var limits = FormLimits.default
         func positive(_ key: String) throws(ConfigurationError) -> Int? {
             guard let child = node[key] else { return nil }
@@ -196,6 +196,8 @@ public struct ListenerConfiguration: Sendable {
         }
         limits.maxKeyBytes = try positive("max_key_bytes") ?? limits.maxKeyBytes
         limits.maxValueBytes = try positive("max_value_bytes") ?? limits.maxValueBytes
+        limits.maxParts = try positive("max_parts") ?? limits.maxParts
+        limits.maxHeaderBytes = try positive("max_header_bytes") ?? limits.maxHeaderBytes
         return limits
     }
 }

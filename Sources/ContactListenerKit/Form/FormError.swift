@@ -14,6 +14,8 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
     case jsonNotAnObject
     /// A multipart body that can't be split into parts.
     case invalidMultipart(reason: String)
+    /// A multipart body with more parts than `limits.max_parts`.
+    case tooManyParts(limit: Int)
 
     /// The one-line message sent to the client and logged.
     public var description: String {
@@ -32,13 +34,15 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
             return "JSON body must be an object"
         case .invalidMultipart(let reason):
             return "invalid multipart body: \(reason)"
+        case .tooManyParts(let limit):
+            return "too many multipart parts: more than \(limit) (limits.max_parts)"
         }
     }
 
     /// True for limit violations, which are answered 413 rather than 400.
     public var isSizeLimit: Bool {
         switch self {
-        case .tooManyVariables, .keyTooLong, .valueTooLong: return true
+        case .tooManyVariables, .keyTooLong, .valueTooLong, .tooManyParts: return true
         default: return false
         }
     }

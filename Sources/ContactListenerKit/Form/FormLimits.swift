@@ -14,6 +14,13 @@ public struct FormLimits: Sendable, Equatable {
     public var maxKeyBytes: Int
     /// Longest single value, in bytes after URL-decoding.
     public var maxValueBytes: Int
+    /// Most parts in a multipart body, file parts included (PHP's
+    /// `max_multipart_body_parts` defaults to max_input_vars + max_file_uploads).
+    public var maxParts: Int = 10_020
+    /// Largest total of the request's parameters and headers (FastCGI params or the CGI
+    /// environment), names and values together. libfcgi reads params without a cap, so
+    /// this is checked as soon as they are in (431 when exceeded).
+    public var maxHeaderBytes: Int = 64 * 1024
 
     /// The deepest `maxDepth` allowed: 512, json_decode's default depth.
     ///

@@ -52,6 +52,7 @@ public struct MultipartFormDecoder: Sendable {
 
     /// Decodes `input`, split at `--boundary` delimiter lines.
     public func decode(_ input: UnsafeBufferPointer<UInt8>, boundary: String) throws(FormError) -> FormArray {
+        var parts = 0
         var builder = FormBuilder(limits: limits, phpNameMangling: phpNameMangling)
         let delimiter = Array("--\(boundary)".utf8)
         guard var cursor = Self.find(delimiter, in: input, from: 0) else {
@@ -80,6 +81,8 @@ public struct MultipartFormDecoder: Sendable {
                 throw .invalidMultipart(reason: "part not closed by the boundary (truncated body?)")
             }
             let bodyEnd = max(next, bodyStart)
+            parts += 1
+            if parts > limits.maxParts { throw .tooManyParts(limit: limits.maxParts) }
             try builder.countVariable()
             if let disposition = Self.disposition(in: headers), disposition.filename == nil,
                let name = disposition.name {

@@ -18,7 +18,8 @@ public enum CGIGateway {
         var source = DescriptorSource(fd: 0)
         let response: Response
         do throws(RequestError) {
-            let request = try Request.read(params: environment, body: &source, maxBodyBytes: pipeline.configuration.limits.maxBodyBytes)
+            let request = try Request.read(params: environment, body: &source, maxBodyBytes: pipeline.configuration.limits.maxBodyBytes,
+                maxHeaderBytes: pipeline.configuration.limits.maxHeaderBytes)
             response = pipeline.respond(to: request)
         } catch {
             response = pipeline.respond(toUnreadable: error, params: environment)

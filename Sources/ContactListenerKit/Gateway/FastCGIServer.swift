@@ -106,7 +106,8 @@ public final class FastCGIServer: @unchecked Sendable {
         var source = StreamSource(stream: request.in)
         let response = services.withPipeline { pipeline -> Response in
             do throws(RequestError) {
-                let incoming = try Request.read(params: params, body: &source, maxBodyBytes: pipeline.configuration.limits.maxBodyBytes)
+                let incoming = try Request.read(params: params, body: &source, maxBodyBytes: pipeline.configuration.limits.maxBodyBytes,
+                maxHeaderBytes: pipeline.configuration.limits.maxHeaderBytes)
                 return pipeline.respond(to: incoming)
             } catch {
                 return pipeline.respond(toUnreadable: error, params: params)

@@ -53,6 +53,8 @@ public enum RequestError: Error, Equatable, Sendable, CustomStringConvertible {
     case truncatedBody(expected: Int, received: Int)
     /// Reading the body failed.
     case readFailed(String)
+    /// The parameters and headers together exceed `limits.max_header_bytes`.
+    case headersTooLarge(size: Int, limit: Int)
 
     /// The one-line message sent to the client and logged.
     public var description: String {
@@ -65,6 +67,8 @@ public enum RequestError: Error, Equatable, Sendable, CustomStringConvertible {
             return "body ended after \(received) of \(expected) bytes"
         case .readFailed(let reason):
             return "reading the body failed: \(reason)"
+        case .headersTooLarge(let size, let limit):
+            return "request headers and parameters of \(size) bytes exceed \(limit) bytes (limits.max_header_bytes)"
         }
     }
 }
@@ -76,8 +80,13 @@ extension Request {
     /// `CONTENT_LENGTH` is checked against `maxBodyBytes` before anything is read, and the
     /// body is read with that cap, so an oversized body is never buffered.
     public static func read(
-        params: [String: String], body source: inout some BodySource, maxBodyBytes: Int
+        params: [String: String], body source: inout some BodySource, maxBodyBytes: Int, maxHeaderBytes: Int = Int.max
     ) throws(RequestError) -> Request {
+        if maxHeaderBytes < Int.max {
+            var size = 0
+            for (name, value) in params { size += name.utf8.count + value.utf8.count + 2 }
+            if size > maxHeaderBytes { throw .headersTooLarge(size: size, limit: maxHeaderBytes) }
+        }
         guard let text = params["CONTENT_LENGTH"], !text.isEmpty else {
             // No length: a POST whose body was sent chunked (Apache's mod_cgi passes it that
             // way) is read to its end, still capped; dropping it would store an empty contact.

@@ -37,6 +37,7 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
         case .verification(let failure): return failure.status
         case .unsupportedMediaType: return 415
         case .request(.bodyTooLarge): return 413
+        case .request(.headersTooLarge): return 431
         case .request(.readFailed): return 400
         case .request: return 400
         case .form(let error): return error.isSizeLimit ? 413 : 400
