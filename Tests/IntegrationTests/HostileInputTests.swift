@@ -222,7 +222,7 @@ struct HostileInputTests {
             """)
         defer { listener.stop() }
         // nginx takes bodies far beyond the listener's limit, so the listener sees them.
-        let nginx = try await VerificationNginx.start(in: directory, upstream: listener.endpoint, clientMaxBodySize: "64m")
+        let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint, clientMaxBodySize: "64m")
         defer { nginx.stop() }
         let pid = listener.process.pid
         let port = nginx.port
@@ -434,7 +434,7 @@ struct HostileInputTests {
                 path: data/events.jsonl
             """)
         defer { listener.stop() }
-        let nginx = try await VerificationNginx.start(in: directory, upstream: listener.endpoint, clientMaxBodySize: "64m")
+        let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint, clientMaxBodySize: "64m")
         defer { nginx.stop() }
         // nginx buffers the chunked body and sets CONTENT_LENGTH itself.
         let chunked = VerificationRequest.form(contactForm("tx-hostile-chunked", email: "chunk@example.com"),

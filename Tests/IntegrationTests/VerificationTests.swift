@@ -83,7 +83,7 @@ struct VerificationTests {
                 path: data/events.jsonl
             """)
         defer { listener.stop() }
-        let nginx = try await VerificationNginx.start(in: directory, upstream: listener.endpoint, ipv6: true)
+        let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint, ipv6: true)
         defer { nginx.stop() }
 
         func form(_ id: String) -> String { contactForm(id) }
@@ -202,7 +202,7 @@ struct VerificationTests {
                 path: data/events.jsonl
             """)
         defer { listener.stop() }
-        let nginx = try await VerificationNginx.start(in: directory, upstream: listener.endpoint, ipv6: true)
+        let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint, ipv6: true)
         defer { nginx.stop() }
 
         func forwarded(_ id: String, _ header: String?, interface: String? = nil, ipv6: Bool = false) -> VerificationRequest {
@@ -265,7 +265,7 @@ struct VerificationTests {
                 path: data/events.jsonl
             """)
         defer { listener.stop() }
-        let nginx = try await VerificationNginx.start(in: directory, upstream: listener.endpoint)
+        let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint)
         defer { nginx.stop() }
         let port = nginx.port
 
@@ -372,7 +372,7 @@ struct VerificationTests {
                 path: data/events.jsonl
             """)
         defer { listener.stop() }
-        let nginx = try await VerificationNginx.start(in: directory, upstream: listener.endpoint)
+        let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint)
         defer { nginx.stop() }
 
         func mac(_ body: String, _ key: String) throws -> String {
@@ -432,7 +432,7 @@ struct VerificationSocketTests {
             let listener = try await startVerificationListener(
                 in: directory, yaml: yaml, endpoint: try SpoolServer.tcpEndpoint(), environment: ["FCGI_WEB_SERVER_ADDRS": "127.0.0.2"])
             defer { listener.stop() }
-            let nginx = try await VerificationNginx.start(in: directory, upstream: listener.endpoint)
+            let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint)
             defer { nginx.stop() }
             let response = try await verificationSendAsync(.form(contactForm("tx-fcgi-refused")), port: nginx.port, directory: directory).response
             #expect(response.status == 502, "nginx from 127.0.0.1 should be refused: \(response)\n\(nginx.diagnostics())")
@@ -449,7 +449,7 @@ struct VerificationSocketTests {
                 in: directory, yaml: yaml, endpoint: try SpoolServer.tcpEndpoint(),
                 environment: ["FCGI_WEB_SERVER_ADDRS": "127.0.0.2,127.0.0.1"])
             defer { listener.stop() }
-            let nginx = try await VerificationNginx.start(in: directory, upstream: listener.endpoint)
+            let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint)
             defer { nginx.stop() }
             let response = try await verificationSendAsync(.form(contactForm("tx-fcgi-allowed")), port: nginx.port, directory: directory).response
             expectAccepted(response, "nginx from an allowed address\n\(nginx.diagnostics())")
@@ -485,7 +485,7 @@ struct VerificationSocketTests {
             #expect(status.st_mode & S_IFMT == S_IFSOCK, "\(path) is not a socket")
             #expect(status.st_mode & 0o7777 == 0o660, "mode is 0\(String(status.st_mode & 0o7777, radix: 8)), expected 0660")
             if let expectedGID { #expect(status.st_gid == expectedGID, "gid \(status.st_gid), expected \(expectedGID) (\(group ?? ""))") }
-            let nginx = try await VerificationNginx.start(in: directory, upstream: listener.endpoint)
+            let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint)
             defer { nginx.stop() }
             let response = try await verificationSendAsync(.form(contactForm("tx-sock-0660")), port: nginx.port, directory: directory).response
             expectAccepted(response, "through a 0660 socket\n\(nginx.diagnostics())")
@@ -506,7 +506,7 @@ struct VerificationSocketTests {
             #expect(status.st_mode & 0o7777 == 0o600, "mode is 0\(String(status.st_mode & 0o7777, radix: 8)), expected 0600")
             if let expectedGID { #expect(status.st_gid == expectedGID, "gid \(status.st_gid), expected \(expectedGID)") }
             if Network.isRoot {
-                let nginx = try await VerificationNginx.start(in: directory, upstream: listener.endpoint)
+                let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint)
                 defer { nginx.stop() }
                 let response = try await verificationSendAsync(.form(contactForm("tx-sock-0600")), port: nginx.port, directory: directory).response
                 #expect(response.status == 502, "nginx's worker (nobody) should not reach a 0600 root socket: \(response)")

@@ -29,7 +29,7 @@ extension ContactListener {
             SignalWaiter.ignoreWriteFailureSignals()
             let service: ListenerService
             do {
-                service = try Runtime.makeService(configPath: configPath, environment: environment)
+                service = try Runtime.makeService(configPath: configPath, environment: environment, statusPage: false)
             } catch {
                 Runtime.complain("\(error)")
                 CGIGateway.discardUnreadBody(environment: environment, alreadyRead: 0)

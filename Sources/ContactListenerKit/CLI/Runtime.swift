@@ -29,7 +29,8 @@ enum Runtime {
 
     /// Loads the configuration and builds the listener, or explains what is wrong.
     static func makeService(
-        configPath: String?, environment: [String: String], adjust: (inout ListenerConfiguration) throws(ConfigurationError) -> Void = { _ in }
+        configPath: String?, environment: [String: String], statusPage: Bool = true,
+        adjust: (inout ListenerConfiguration) throws(ConfigurationError) -> Void = { _ in }
     ) throws(ConfigurationError) -> ListenerService {
         var configuration = try ConfigurationLoader.load(explicit: configPath, environment: environment)
         try adjust(&configuration)
@@ -39,7 +40,7 @@ enum Runtime {
             }
         }
         bootstrapLogging(level: configuration.logLevel)
-        return try ListenerService(configuration: configuration, logger: Logger(label: "contact-listener"))
+        return try ListenerService(configuration: configuration, logger: Logger(label: "contact-listener"), board: statusPage ? .shared : nil)
     }
 
     /// Prints one line to stderr.

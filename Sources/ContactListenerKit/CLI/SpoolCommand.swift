@@ -233,7 +233,7 @@ extension ContactListener {
             guard let budget = DurationText.milliseconds(maxTime) else { throw ValidationError("--max-time takes a duration like 50s") }
             let service: ListenerService
             do {
-                service = try Runtime.makeService(configPath: config, environment: ProcessEnvironment.current)
+                service = try Runtime.makeService(configPath: config, environment: ProcessEnvironment.current, statusPage: false)
             } catch {
                 Runtime.complain("\(error)")
                 throw ExitCode(Runtime.configurationExitCode)

@@ -55,7 +55,7 @@ public struct MultipartFormDecoder: Sendable {
         var parts = 0
         var builder = FormBuilder(limits: limits, phpNameMangling: phpNameMangling)
         let delimiter = Array("--\(boundary)".utf8)
-        guard var cursor = Self.find(delimiter, in: input, from: 0) else {
+        guard var cursor = ByteSearch.firstIndex(of: delimiter, in: input, from: 0) else {
             throw .invalidMultipart(reason: "boundary '\(boundary)' not found")
         }
         while true {
@@ -67,7 +67,7 @@ public struct MultipartFormDecoder: Sendable {
             guard let headersStart = Self.lineEnd(in: input, from: cursor) else {
                 throw .invalidMultipart(reason: "truncated part headers")
             }
-            guard let blank = Self.find(Array("\r\n\r\n".utf8), in: input, from: headersStart - 2) else {
+            guard let blank = ByteSearch.firstIndex(of: Array("\r\n\r\n".utf8), in: input, from: headersStart - 2) else {
                 throw .invalidMultipart(reason: "part without a blank line after its headers")
             }
             // A part with no headers ("--b\r\n\r\n…") has its blank line start 2 bytes
@@ -77,7 +77,7 @@ public struct MultipartFormDecoder: Sendable {
                 ? String(decoding: UnsafeBufferPointer(rebasing: input[headersStart..<blank]), as: UTF8.self)
                 : ""
             let bodyStart = blank + 4
-            guard let next = Self.find(Array("\r\n".utf8) + delimiter, in: input, from: bodyStart - 2) else {
+            guard let next = ByteSearch.firstIndex(of: Array("\r\n".utf8) + delimiter, in: input, from: bodyStart - 2) else {
                 throw .invalidMultipart(reason: "part not closed by the boundary (truncated body?)")
             }
             let bodyEnd = max(next, bodyStart)
@@ -221,27 +221,8 @@ public struct MultipartFormDecoder: Sendable {
 
     /// The index just past the next CRLF at or after `start`.
     static func lineEnd(in input: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
-        guard let crlf = find(Array("\r\n".utf8), in: input, from: start) else { return nil }
+        guard let crlf = ByteSearch.firstIndex(of: Array("\r\n".utf8), in: input, from: start) else { return nil }
         return crlf + 2
-    }
-
-    /// The first index of `needle` in `input` at or after `start` (a plain scan: the
-    /// first byte is searched with `memchr`-like speed by the standard library).
-    static func find(_ needle: [UInt8], in input: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
-        guard let first = needle.first, needle.count <= input.count else { return nil }
-        var position = max(start, 0)
-        let last = input.count - needle.count
-        while position <= last {
-            guard let candidate = input[position...last].firstIndex(of: first) else { return nil }
-            var matched = true
-            for offset in 1..<needle.count where input[candidate + offset] != needle[offset] {
-                matched = false
-                break
-            }
-            if matched { return candidate }
-            position = candidate + 1
-        }
-        return nil
     }
 }
 

@@ -103,16 +103,7 @@ extension Request {
         var body = [UInt8](repeating: 0, count: length)
         var received = 0
         while received < length {
-            var failure: RequestError?
-            let count = body.withUnsafeMutableBytes { buffer -> Int in
-                do throws(RequestError) {
-                    return try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[received...]))
-                } catch {
-                    failure = error
-                    return 0
-                }
-            }
-            if let failure { throw failure }
+            let count = try read(&source, into: &body, at: received)
             if count == 0 { break }
             received += count
         }
@@ -125,19 +116,26 @@ extension Request {
         var body: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            var failure: RequestError?
-            let count = chunk.withUnsafeMutableBytes { buffer -> Int in
-                do throws(RequestError) {
-                    return try source.read(into: buffer)
-                } catch {
-                    failure = error
-                    return 0
-                }
-            }
-            if let failure { throw failure }
+            let count = try read(&source, into: &chunk, at: 0)
             if count == 0 { return body }
             body.append(contentsOf: chunk[0..<count])
             if body.count > maxBodyBytes { throw .bodyTooLarge(length: body.count, limit: maxBodyBytes) }
         }
+    }
+
+    /// One `read` from `source` into `buffer` from `offset` on (typed throws can't cross
+    /// `withUnsafeMutableBytes`, so the error is carried out by hand, in this one place).
+    private static func read(_ source: inout some BodySource, into buffer: inout [UInt8], at offset: Int) throws(RequestError) -> Int {
+        var failure: RequestError?
+        let count = buffer.withUnsafeMutableBytes { bytes -> Int in
+            do throws(RequestError) {
+                return try source.read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[offset...]))
+            } catch {
+                failure = error
+                return 0
+            }
+        }
+        if let failure { throw failure }
+        return count
     }
 }

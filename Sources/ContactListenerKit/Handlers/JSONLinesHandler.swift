@@ -119,7 +119,10 @@ public final class JSONLinesHandler: ContactHandler {
         while lineStart < count, let lineEnd = bytes[lineStart..<count].firstIndex(of: UInt8(ascii: "\n")) {
             defer { lineStart = lineEnd + 1 }
             let line = bytes[lineStart..<lineEnd]
-            guard let hit = Self.find(marker, in: bytes, from: lineStart, end: lineEnd) else { continue }
+            let hit = bytes.withUnsafeBufferPointer { buffer in
+                ByteSearch.firstIndex(of: marker, in: UnsafeBufferPointer(rebasing: buffer[..<lineEnd]), from: lineStart)
+            }
+            guard let hit else { continue }
             let valueStart = hit + marker.count
             guard let valueEnd = bytes[valueStart..<lineEnd].firstIndex(of: UInt8(ascii: "\"")) else { continue }
             let requestID = String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self)
@@ -127,18 +130,6 @@ public final class JSONLinesHandler: ContactHandler {
             if (try? JSONFormDecoder().decode(line)) != nil { found.insert(requestID) }
         }
         return found
-    }
-
-    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int, end: Int) -> Int? {
-        guard let first = needle.first else { return nil }
-        var position = start
-        while position + needle.count <= end {
-            if haystack[position] == first, haystack[position..<position + needle.count].elementsEqual(needle) {
-                return position
-            }
-            position += 1
-        }
-        return nil
     }
 
     /// Closes the file.

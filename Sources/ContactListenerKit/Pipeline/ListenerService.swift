@@ -13,7 +13,8 @@ public final class ListenerService: Sendable {
     public let dispatcher: Dispatcher?
 
     /// Builds the handlers, opens the spool and wires the pipeline for `configuration`.
-    public init(configuration: ListenerConfiguration, logger: Logger) throws(ConfigurationError) {
+    /// `board` is the status page's (nil where no process stays to serve it: CGI, `drain`).
+    public init(configuration: ListenerConfiguration, logger: Logger, board: StatusBoard? = .shared) throws(ConfigurationError) {
         let handlers = try HandlerRegistry.makeHandlers(configuration.handlers)
         self.handlers = handlers
         if let spoolConfiguration = configuration.spool {
@@ -30,11 +31,11 @@ public final class ListenerService: Sendable {
             self.spool = spool
             self.dispatcher = dispatcher
             let sink = SpoolSink(writer: SpoolWriter(spool: spool)) { dispatcher.notify() }
-            pipeline = RequestPipeline(configuration: configuration, sink: sink, logger: logger, spool: spool)
+            pipeline = RequestPipeline(configuration: configuration, sink: sink, logger: logger, spool: spool, board: board)
         } else {
             spool = nil
             dispatcher = nil
-            pipeline = RequestPipeline(configuration: configuration, sink: DirectSink(handlers: HandlerSet(handlers)), logger: logger)
+            pipeline = RequestPipeline(configuration: configuration, sink: DirectSink(handlers: HandlerSet(handlers)), logger: logger, board: board)
         }
     }
 

@@ -11,13 +11,15 @@ public final class RequestPipeline: Sendable {
     /// Where accepted events go before the answer.
     public let sink: any EventSink
     /// The numbers behind the status page (the process's, shared across reloads).
-    public let board: StatusBoard
+    /// Nil in CGI mode and for `drain`: one request per process, nobody to read the page,
+    /// and building the Prometheus registry would cost every CGI request.
+    public let board: StatusBoard?
     private let spool: Spool?
     private let logger: Logger
     private let requestIDs = RequestIDGenerator()
 
     /// Creates a pipeline; `spool` feeds the status page's spool section.
-    public init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger, spool: Spool? = nil, board: StatusBoard = .shared) {
+    public init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger, spool: Spool? = nil, board: StatusBoard? = .shared) {
         self.configuration = configuration
         self.board = board
         self.sink = sink
@@ -41,7 +43,7 @@ public final class RequestPipeline: Sendable {
         if path == configuration.pingPath {
             return Response(status: 200, body: Array("pong\n".utf8), contentType: "text/plain")
         }
-        guard path == configuration.statusPath else { return nil }
+        guard path == configuration.statusPath, let board else { return nil }
         do {
             let verified = try verify(request)
             return StatusPage(
@@ -57,7 +59,7 @@ public final class RequestPipeline: Sendable {
     public func respond(to request: Request) -> Response {
         if let page = servicePage(for: request) { return page }
         let started = Timestamp.monotonicNanoseconds()
-        board.begin()
+        board?.begin()
         let requestID = requestIDs.next()
         var transactionID: String? = nil
         let response: Response
@@ -95,7 +97,7 @@ public final class RequestPipeline: Sendable {
     /// Answers a request whose body could not be read (too large, truncated), logging one line.
     public func respond(toUnreadable error: RequestError, params: [String: String]) -> Response {
         let started = Timestamp.monotonicNanoseconds()
-        board.begin()
+        board?.begin()
         let failure = PipelineError.request(error)
         let response = Response.error(failure.status, failure.description)
         log(params["REQUEST_METHOD"] ?? "-", params["REMOTE_ADDR"], response,
@@ -214,7 +216,7 @@ public final class RequestPipeline: Sendable {
         requestID: String, transactionID: String?, failure: String?, duplicate: Bool
     ) {
         let nanoseconds = Timestamp.monotonicNanoseconds() &- started
-        board.finish(status: response.status, nanoseconds: nanoseconds, error: failure)
+        board?.finish(status: response.status, nanoseconds: nanoseconds, error: failure)
         let elapsed = Double(nanoseconds) / 1_000_000
         let milliseconds = (elapsed * 100).rounded() / 100
         var metadata: Logger.Metadata = [

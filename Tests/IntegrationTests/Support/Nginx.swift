@@ -22,9 +22,12 @@ final class Nginx: Sendable {
     /// Starts nginx passing `/hook` to `upstream` (`unix:/path` or `127.0.0.1:PORT`), and
     /// waits until it answers on its port (retrying with another port if that one got taken).
     /// With `keepalive`, nginx keeps up to that many idle connections to the listener
-    /// (`upstream { keepalive N; }` + `fastcgi_keep_conn on`).
+    /// (`upstream { keepalive N; }` + `fastcgi_keep_conn on`). With `ipv6`, it also listens
+    /// on `[::1]` (IPv6 clients). Request headers reach the listener as `HTTP_*` params
+    /// (nginx's default), so a client's `X-Forwarded-For` arrives unchanged.
     static func start(
-        in directory: TestDirectory, upstream: ListenerEndpoint, clientMaxBodySize: String = "1m", keepalive: Int? = nil
+        in directory: TestDirectory, upstream: ListenerEndpoint, clientMaxBodySize: String = "1m", keepalive: Int? = nil,
+        ipv6: Bool = false
     ) async throws -> Nginx {
         let binary = try tool("nginx", package: "nginx-light")
         let prefix = try directory.folder("nginx")
@@ -33,7 +36,7 @@ final class Nginx: Sendable {
         var lastError: Error = TestFailure("no attempt")
         for attempt in 1...5 {
             let port = try Network.freePort()
-            let conf = try directory.write("nginx/nginx.conf", configuration(prefix: prefix, port: port, upstream: upstream, clientMaxBodySize: clientMaxBodySize, keepalive: keepalive))
+            let conf = try directory.write("nginx/nginx.conf", configuration(prefix: prefix, port: port, upstream: upstream, clientMaxBodySize: clientMaxBodySize, keepalive: keepalive, ipv6: ipv6))
             let process = try ChildProcess(
                 name: "nginx", executable: binary,
                 arguments: ["-p", prefix + "/", "-c", conf, "-e", "\(prefix)/logs/error.log", "-g", "daemon off;"],
@@ -53,7 +56,7 @@ final class Nginx: Sendable {
 
     /// nginx.conf: one worker, `user nobody nogroup` when run as root, every path inside
     /// `prefix`, the standard FastCGI params written out (no dependency on /etc/nginx).
-    static func configuration(prefix: String, port: Int, upstream: ListenerEndpoint, clientMaxBodySize: String, keepalive: Int?) -> String {
+    static func configuration(prefix: String, port: Int, upstream: ListenerEndpoint, clientMaxBodySize: String, keepalive: Int?, ipv6: Bool = false) -> String {
         let pass: String
         if keepalive != nil {
             pass = "fastcgi_keep_conn on; fastcgi_pass listener;"
@@ -77,6 +80,7 @@ final class Nginx: Sendable {
             \(upstreamBlock)
             server {
                 listen 127.0.0.1:\(port);
+                \(ipv6 ? "listen [::1]:\(port);" : "")
                 server_name localhost;
                 client_max_body_size \(clientMaxBodySize);
                 location = /hook {

@@ -4,112 +4,11 @@ import Testing
 import Glibc
 #endif
 
-// Helpers of the verification and hostile-input tests (issue 3): an nginx that can also
-// listen on [::1] and takes large bodies, a curl client that sends any header from any
+// Helpers of the verification and hostile-input tests (issue 3) (nginx is the shared
+// `Nginx`, with `ipv6:` and `clientMaxBodySize:`): a curl client that sends any header from any
 // loopback source address, HMAC signatures computed with the openssl CLI, a CGI run with
 // a fully controlled environment, and /proc memory figures. Everything started here is
 // stopped by PID.
-
-// MARK: - nginx
-
-/// A private nginx like `Nginx`, which can also listen on `[::1]` (IPv6 clients) and whose
-/// `client_max_body_size` is set by the test. Request headers reach the listener as
-/// `HTTP_*` params (nginx's default `fastcgi_pass_request_headers on`), so a client's
-/// `X-Forwarded-For` arrives unchanged, as it does in a real deployment.
-final class VerificationNginx: Sendable {
-    let process: ChildProcess
-    /// The HTTP port, on 127.0.0.1 (and [::1] when started with `ipv6`).
-    let port: Int
-    let prefix: String
-
-    private init(process: ChildProcess, port: Int, prefix: String) {
-        self.process = process
-        self.port = port
-        self.prefix = prefix
-    }
-
-    /// Starts nginx passing `/hook` to `upstream`; waits until it answers.
-    static func start(
-        in directory: TestDirectory, upstream: ListenerEndpoint, clientMaxBodySize: String = "1m", ipv6: Bool = false
-    ) async throws -> VerificationNginx {
-        let binary = try tool("nginx", package: "nginx-light")
-        let prefix = try directory.folder("vnginx")
-        try directory.folder("vnginx/logs")
-        try directory.folder("vnginx/tmp")
-        var lastError: Error = TestFailure("no attempt")
-        for attempt in 1...5 {
-            let port = try Network.freePort()
-            let conf = try directory.write(
-                "vnginx/nginx.conf",
-                configuration(prefix: prefix, port: port, upstream: upstream, clientMaxBodySize: clientMaxBodySize, ipv6: ipv6))
-            let process = try ChildProcess(
-                name: "nginx", executable: binary,
-                arguments: ["-p", prefix + "/", "-c", conf, "-e", "\(prefix)/logs/error.log", "-g", "daemon off;"],
-                environment: childEnvironment(), directory: prefix,
-                stdoutPath: "\(prefix)/logs/stdout.\(attempt).log", stderrPath: "\(prefix)/logs/stderr.\(attempt).log")
-            let nginx = VerificationNginx(process: process, port: port, prefix: prefix)
-            let ready = try await offload { poll(timeout: 30) { !process.isRunning || Network.canConnect(port: port) } }
-            if ready && process.isRunning { return nginx }
-            process.stop(signal: SIGKILL)
-            lastError = TestFailure("nginx did not start on port \(port)\n\(nginx.diagnostics())")
-            if !nginx.errorLog.contains("in use") { throw lastError }
-        }
-        throw lastError
-    }
-
-    static func configuration(prefix: String, port: Int, upstream: ListenerEndpoint, clientMaxBodySize: String, ipv6: Bool) -> String {
-        """
-        \(Network.isRoot ? "user nobody nogroup;" : "# not root: workers keep our user")
-        worker_processes 1;
-        pid \(prefix)/nginx.pid;
-        error_log \(prefix)/logs/error.log info;
-        events { worker_connections 1024; }
-        http {
-            access_log \(prefix)/logs/access.log;
-            client_body_temp_path \(prefix)/tmp/body;
-            fastcgi_temp_path \(prefix)/tmp/fastcgi;
-            proxy_temp_path \(prefix)/tmp/proxy;
-            scgi_temp_path \(prefix)/tmp/scgi;
-            uwsgi_temp_path \(prefix)/tmp/uwsgi;
-            server {
-                listen 127.0.0.1:\(port);
-                \(ipv6 ? "listen [::1]:\(port);" : "")
-                server_name localhost;
-                client_max_body_size \(clientMaxBodySize);
-                location = /hook {
-                    fastcgi_param QUERY_STRING $query_string;
-                    fastcgi_param REQUEST_METHOD $request_method;
-                    fastcgi_param CONTENT_TYPE $content_type;
-                    fastcgi_param CONTENT_LENGTH $content_length;
-                    fastcgi_param SCRIPT_NAME $fastcgi_script_name;
-                    fastcgi_param REQUEST_URI $request_uri;
-                    fastcgi_param DOCUMENT_URI $document_uri;
-                    fastcgi_param SERVER_PROTOCOL $server_protocol;
-                    fastcgi_param REQUEST_SCHEME $scheme;
-                    fastcgi_param GATEWAY_INTERFACE CGI/1.1;
-                    fastcgi_param SERVER_SOFTWARE nginx/$nginx_version;
-                    fastcgi_param REMOTE_ADDR $remote_addr;
-                    fastcgi_param REMOTE_PORT $remote_port;
-                    fastcgi_param SERVER_ADDR $server_addr;
-                    fastcgi_param SERVER_PORT $server_port;
-                    fastcgi_param SERVER_NAME $server_name;
-                    fastcgi_pass \(upstream.nginxUpstream);
-                }
-            }
-        }
-
-        """
-    }
-
-    var errorLog: String { readText("\(prefix)/logs/error.log") }
-
-    func diagnostics() -> String {
-        let tail = errorLog.split(separator: "\n").suffix(15).joined(separator: "\n")
-        return "\(process.diagnostics())\n--- error.log (end) ---\n\(tail)"
-    }
-
-    func stop() { process.stop(signal: SIGTERM, timeout: 10) }
-}
 
 // MARK: - curl with headers and source addresses
 
