@@ -119,6 +119,11 @@ public struct FormArray: Sendable, Equatable {
     }
 
     private mutating func insert(_ key: FormKey, _ value: FormValue) {
+        if keys.capacity == 0 {
+            // Most arrays of a contact are records of 2–4 keys: one allocation each, not three.
+            keys.reserveCapacity(4)
+            values.reserveCapacity(4)
+        }
         keys.append(key)
         values.append(value)
         if case .int(let number) = key, number >= nextFree {

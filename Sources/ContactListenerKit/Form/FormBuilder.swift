@@ -3,20 +3,54 @@
 /// `[]` appends, leaf/array overrides in either order, unmatched brackets.
 ///
 /// URL-encoded and multipart bodies both feed it, as they do in PHP.
+///
+/// Speed (issue 7): consecutive variables of a contact share their prefix
+/// (`fields[3][id]`, `fields[3][name]`, `fields[3][value]`), so the arrays along the last
+/// variable's path stay detached from their parents (`open`) until a variable leaves that
+/// path. A variable then costs a byte comparison per shared level instead of a lookup, a
+/// detach and a reattach per level; the tree is put back together when `root` is read.
 public struct FormBuilder: Sendable {
-    /// The tree built so far.
-    public private(set) var root = FormArray()
     /// The limits enforced on every variable.
     public let limits: FormLimits
     /// PHP turns `.` and space in a top-level name (and `[` of an unmatched bracket) into `_`.
     /// The listener keeps names as sent; the differential tests switch this on to match PHP.
     public let phpNameMangling: Bool
     private var variables = 0
+    /// The top level; while `open` is not empty, the slot of `open[0]` holds a placeholder.
+    private var top = FormArray()
+    /// The arrays along the last variable's container path, each detached from the one before.
+    private var open: [OpenLevel] = []
+    /// Scratch for the `[…]` indices of the variable being registered (reused, never shrunk).
+    private var segments: [Segment] = []
+    /// Scratch for a name that `phpNameMangling` rewrites.
+    private var mangled: [UInt8] = []
+
+    /// An array taken out of its parent, with what is needed to put it back.
+    private struct OpenLevel: Sendable {
+        var key: FormKey
+        var array: FormArray
+        var position: Int
+    }
+
+    /// The bytes of one `[…]` index in the name; `start < 0` is an append (`[]`).
+    private struct Segment: Sendable {
+        var start: Int
+        var end: Int
+        var isAppend: Bool { start < 0 }
+    }
 
     /// Creates an empty builder.
     public init(limits: FormLimits = .default, phpNameMangling: Bool = false) {
         self.limits = limits
         self.phpNameMangling = phpNameMangling
+    }
+
+    /// The tree built so far (the open path is put back first).
+    public var root: FormArray {
+        mutating get {
+            close(downTo: 0)
+            return top
+        }
     }
 
     /// Counts one variable against `limits.maxVars`.
@@ -34,45 +68,120 @@ public struct FormBuilder: Sendable {
             throw .valueTooLong(name: String(decoding: rawName, as: UTF8.self), limit: limits.maxValueBytes)
         }
         // PHP passes the name as a C string: a decoded %00 ends it.
-        var end = rawName.firstIndex(of: 0) ?? rawName.count
+        let end = rawName.firstIndex(of: 0) ?? rawName.count
         var start = 0
         while start < end, rawName[start] == UInt8(ascii: " ") { start += 1 }  // leading spaces are ignored
-        var name = Array(rawName[start..<end])
-        end = name.count
+        let name = UnsafeBufferPointer(rebasing: rawName[start..<end])
+        guard phpNameMangling else { return try store(name: name, value: value) }
+        var mangled = self.mangled
+        self.mangled = []
+        defer { self.mangled = mangled }
+        mangled.removeAll(keepingCapacity: true)
+        mangled.append(contentsOf: name)
+        Self.mangle(&mangled)
+        try mangled.withUnsafeBufferPointer { (name) throws(FormError) in try store(name: name, value: value) }
+    }
 
-        var bracket = end
-        for position in 0..<end {
-            let byte = name[position]
-            if byte == UInt8(ascii: "[") { bracket = position; break }
-            if phpNameMangling, byte == UInt8(ascii: " ") || byte == UInt8(ascii: ".") {
-                name[position] = UInt8(ascii: "_")
-            }
+    /// PHP's renaming: `.` and space in the top-level name become `_`; when the first `[`
+    /// has no `]` after it, it and every `.`, space and `[` after it become `_` too.
+    private static func mangle(_ name: inout [UInt8]) {
+        let underscore = UInt8(ascii: "_")
+        let bracket = name.firstIndex(of: UInt8(ascii: "[")) ?? name.count
+        for position in 0..<bracket where name[position] == UInt8(ascii: " ") || name[position] == UInt8(ascii: ".") {
+            name[position] = underscore
         }
+        // A name that starts with `[` is dropped whole (empty name), so it is left as it is.
+        guard bracket > 0, bracket < name.count, !name[(bracket + 1)...].contains(UInt8(ascii: "]")) else { return }
+        name[bracket] = underscore
+        for position in (bracket + 1)..<name.count
+        where name[position] == UInt8(ascii: " ") || name[position] == UInt8(ascii: ".") || name[position] == UInt8(ascii: "[") {
+            name[position] = underscore
+        }
+    }
+
+    /// Registers a name that is final: NUL-cut, leading spaces gone, mangled if asked.
+    private mutating func store(name: UnsafeBufferPointer<UInt8>, value: String) throws(FormError) {
+        let end = name.count
+        let bracket = name.firstIndex(of: UInt8(ascii: "[")) ?? end
         if bracket == 0 { return }  // empty name: PHP ignores the variable
-        let topName = FormKey(bytes: name[0..<bracket])
         if bracket == end {
-            root[topName] = .string(value)
+            close(downTo: 0)
+            top[FormKey(bytes: name)] = .string(value)
             return
         }
         // Parse the indices first, so a name that is too deep stores nothing.
-        guard let path = try indices(of: &name, bracket: bracket) else {
+        guard try parseIndices(of: name, bracket: bracket) else {
             // An unmatched `[` right after the name: the whole name is the key.
-            root[FormKey(bytes: name)] = .string(value)
+            close(downTo: 0)
+            top[FormKey(bytes: name)] = .string(value)
             return
         }
-        Self.assign(value, at: topName, path: path, in: &root)
+        // Containers: the top-level name, then every index but the last; the last is the leaf.
+        let containers = segments.count
+        var shared = 0
+        while shared < open.count, shared < containers {
+            let (from, to) = shared == 0 ? (0, bracket) : (segments[shared - 1].start, segments[shared - 1].end)
+            if from < 0 || !open[shared].key.matches(UnsafeBufferPointer(rebasing: name[from..<to])) { break }
+            shared += 1
+        }
+        close(downTo: shared)
+        for level in shared..<containers {
+            let key: FormKey?
+            if level == 0 {
+                key = FormKey(bytes: UnsafeBufferPointer(rebasing: name[0..<bracket]))
+            } else {
+                let segment = segments[level - 1]
+                key = segment.isAppend ? nil : FormKey(bytes: UnsafeBufferPointer(rebasing: name[segment.start..<segment.end]))
+            }
+            // When a `[]` append fails (the next index is taken at `Int.max`), PHP drops
+            // the value but keeps the levels it already created; so does this.
+            guard let detached = detach(key) else { return }
+            open.append(detached)
+        }
+        let leaf = segments[containers - 1]
+        if leaf.isAppend {
+            _ = open[open.count - 1].array.append(.string(value))
+        } else {
+            open[open.count - 1].array[FormKey(bytes: UnsafeBufferPointer(rebasing: name[leaf.start..<leaf.end]))] = .string(value)
+        }
     }
 
-    /// The `[…]` indices after the top-level name: nil entries are appends.
-    /// Returns nil when the first bracket is unmatched. An unmatched later bracket,
+    /// Takes the array under `key` (nil: a new appended one) out of the innermost open array.
+    private mutating func detach(_ key: FormKey?) -> OpenLevel? {
+        let taken: (position: Int, array: FormArray)?
+        if open.isEmpty {
+            taken = top.detachNestedArray(at: key)
+        } else {
+            taken = open[open.count - 1].array.detachNestedArray(at: key)
+        }
+        guard let taken else { return nil }
+        // An append's key is the index it was given, so a later `a[0][y]` finds it open.
+        let resolved = key ?? (open.isEmpty ? top.keys[taken.position] : open[open.count - 1].array.keys[taken.position])
+        return OpenLevel(key: resolved, array: taken.array, position: taken.position)
+    }
+
+    /// Puts the open arrays beyond the first `depth` back into their parents.
+    private mutating func close(downTo depth: Int) {
+        while open.count > depth {
+            let level = open.removeLast()
+            if open.isEmpty {
+                top.reattach(level.array, at: level.position)
+            } else {
+                open[open.count - 1].array.reattach(level.array, at: level.position)
+            }
+        }
+    }
+
+    /// Parses the `[…]` indices after the top-level name into `segments`.
+    /// Returns false when the first bracket is unmatched. An unmatched later bracket,
     /// or text after a `]` that is not `[`, ends the path (PHP ignores the rest).
-    private func indices(of name: inout [UInt8], bracket: Int) throws(FormError) -> [FormKey?]? {
-        var path: [FormKey?] = []
+    private mutating func parseIndices(of name: UnsafeBufferPointer<UInt8>, bracket: Int) throws(FormError) -> Bool {
+        segments.removeAll(keepingCapacity: true)
         var cursor = bracket  // at a '['
         let end = name.count
         while true {
-            if path.count + 1 > limits.maxDepth {
-                throw .tooDeep(name: String(decoding: name[0..<bracket], as: UTF8.self), limit: limits.maxDepth)
+            if segments.count + 1 > limits.maxDepth {
+                throw .tooDeep(name: String(decoding: UnsafeBufferPointer(rebasing: name[0..<bracket]), as: UTF8.self), limit: limits.maxDepth)
             }
             cursor += 1
             let indexStart = cursor
@@ -80,68 +189,21 @@ public struct FormBuilder: Sendable {
             // appends like `[]` and `[ ]`; only looking for ' ' made `a[%09]` a "\t" key.
             if cursor < end, Self.isCSpace(name[cursor]) { cursor += 1 }
             if cursor < end, name[cursor] == UInt8(ascii: "]") {
-                path.append(nil)
+                segments.append(Segment(start: -1, end: -1))
             } else {
                 var close = cursor
                 while close < end, name[close] != UInt8(ascii: "]") { close += 1 }
-                if close == end {
-                    if !path.isEmpty { return path }
-                    if phpNameMangling {
-                        name[bracket] = UInt8(ascii: "_")
-                        for position in indexStart..<end
-                        where name[position] == UInt8(ascii: " ") || name[position] == UInt8(ascii: ".")
-                            || name[position] == UInt8(ascii: "[") {
-                            name[position] = UInt8(ascii: "_")
-                        }
-                    }
-                    return nil
-                }
-                path.append(FormKey(bytes: name[indexStart..<close]))
+                if close == end { return !segments.isEmpty }
+                segments.append(Segment(start: indexStart, end: close))
                 cursor = close
             }
             cursor += 1  // past ']'
-            if cursor >= end || name[cursor] != UInt8(ascii: "[") { return path }
+            if cursor >= end || name[cursor] != UInt8(ascii: "[") { return true }
         }
     }
 
     /// C's `isspace` in the "C" locale, which php_register_variable_ex uses.
     static func isCSpace(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: " ") || (0x09...0x0D).contains(byte)
-    }
-
-    /// Walks `path` below `key`, creating arrays level by level, and stores the leaf.
-    ///
-    /// Iterative on purpose: a recursive walk used several stack frames per level and
-    /// overflowed an 8 MB thread stack at about 10,000 levels when `maxDepth` was raised.
-    /// Each level's array is detached from its parent on the way down (so it is mutated in
-    /// place, never copied) and reattached on the way up. When a `[]` append fails (the next
-    /// index is taken at `Int.max`), PHP drops the value but keeps the levels it already
-    /// created; so does this.
-    private static func assign(_ value: String, at key: FormKey?, path: [FormKey?], in root: inout FormArray) {
-        var current = FormArray()
-        swap(&current, &root)  // own the root uniquely while we work on it
-        var parents: [(array: FormArray, position: Int)] = []
-        parents.reserveCapacity(path.count)
-        var key = key
-        var stored = true
-        for next in path {
-            guard let (position, nested) = current.detachNestedArray(at: key) else {
-                stored = false
-                break
-            }
-            parents.append((current, position))
-            current = nested
-            key = next
-        }
-        if stored {
-            if let key { current[key] = .string(value) } else { current.append(.string(value)) }
-        }
-        // Reattach in place inside `parents`, then move the parent out: binding it to a
-        // new variable first could copy it, and a copy of a big array per variable is quadratic.
-        while let last = parents.indices.last {
-            parents[last].array.reattach(current, at: parents[last].position)
-            current = parents.removeLast().array
-        }
-        root = current
     }
 }

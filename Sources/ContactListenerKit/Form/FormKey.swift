@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A key of a decoded form array, normalized the way PHP's symbol tables normalize keys.
 ///
 /// PHP (`zend_symtable_update`, `_zend_handle_numeric_str_ex`) stores a key that is a
@@ -24,6 +30,23 @@ public enum FormKey: Hashable, Sendable, CustomStringConvertible {
             self = .int(number)
         } else {
             self = .string(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    /// True when `bytes` normalize to this key, without building a String (the builder
+    /// compares every variable's prefix with the open path this way).
+    func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch self {
+        case .int(let number):
+            return FormKey.canonicalInteger(bytes) == number
+        case .string(var text):
+            // A String's bytes equal raw bytes only when those were valid UTF-8 and not a
+            // canonical integer (it was made from them); otherwise the builder looks it up.
+            return text.withUTF8 { utf8 in
+                guard utf8.count == bytes.count else { return false }
+                guard let lhs = utf8.baseAddress, let rhs = bytes.baseAddress else { return true }  // both empty
+                return memcmp(lhs, rhs, bytes.count) == 0
+            }
         }
     }
 
