@@ -52,8 +52,8 @@ extension ContactEvent {
             }
         }
         for (name, text) in flatContact {
-            guard let slot = Contact.keys.first(where: { $0.name == name }) else { continue }
-            if contact[keyPath: slot.path] == nil { contact[keyPath: slot.path] = text }
+            guard let slot = Contact.slot(of: name) else { continue }
+            if contact[slot: slot] == nil { contact[slot: slot] = text }
         }
     }
 

@@ -3,9 +3,9 @@ extension ContactEvent {
     /// (`[]` when absent), `extra`, then the listener's own `meta`.
     public func write(to writer: inout JSONWriter) {
         writer.beginObject()
-        writer.key("transactionid")
+        writer.plainKey("transactionid")
         writer.optionalString(transactionID)
-        writer.key("contact")
+        writer.plainKey("contact")
         contact.write(to: &writer)
         Self.write("fields", fields, to: &writer)
         Self.write("campaigns-opened", campaignsOpened, to: &writer)
@@ -16,19 +16,19 @@ extension ContactEvent {
         Self.write("webhooks-triggered", webhooksTriggered, to: &writer)
         Self.write("lead-score", leadScore, to: &writer)
         Self.write("lead-status", leadStatus, to: &writer)
-        writer.key("extra")
+        writer.plainKey("extra")
         extra.writeObject(to: &writer)
-        writer.key("meta")
+        writer.plainKey("meta")
         writer.beginObject()
-        writer.key("received_at")
+        writer.plainKey("received_at")
         writer.string(metadata.receivedAt)
-        writer.key("remote_addr")
+        writer.plainKey("remote_addr")
         writer.optionalString(metadata.remoteAddress)
-        writer.key("request_id")
+        writer.plainKey("request_id")
         writer.string(metadata.requestID)
-        writer.key("method")
+        writer.plainKey("method")
         writer.string(metadata.method)
-        writer.key("mode")
+        writer.plainKey("mode")
         writer.string(metadata.mode.rawValue)
         writer.endObject()
         writer.endObject()
@@ -42,7 +42,7 @@ extension ContactEvent {
     }
 
     private static func write<Record: SectionRecord>(_ name: String, _ records: [Record], to writer: inout JSONWriter) {
-        writer.key(name)
+        writer.plainKey(name)
         writer.beginArray()
         for record in records { record.write(to: &writer) }
         writer.endArray()

@@ -1,9 +1,7 @@
 // The record types of the sections the platform sends ("Synch Contact to Third Party"),
 // with the exact key names of its payload.
 //
-// `keys` are stored once (`nonisolated(unsafe)`: an immutable array of key paths, which
-// Swift doesn't mark Sendable); a computed list instantiated its key paths on every use,
-// 164 times per request (BENCHMARKS.md).
+// `names` are stored once; `subscript(slot:)` follows their order.
 
 /// `contact[id|email|phone|profile_url]`: who the event is about.
 public struct Contact: SectionRecord {
@@ -13,7 +11,29 @@ public struct Contact: SectionRecord {
     public var profileURL: String?
     public var extra = FormArray()
     public init() {}
-    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<Contact, String?>)] = [("id", \.id), ("email", \.email), ("phone", \.phone), ("profile_url", \.profileURL)]
+    /// The known keys, in the platform's order.
+    public static let names = ["id", "email", "phone", "profile_url"]
+    /// The value of `names[slot]`.
+    public subscript(slot slot: Int) -> String? {
+        get {
+            switch slot {
+            case 0: return id
+            case 1: return email
+            case 2: return phone
+            case 3: return profileURL
+            default: return nil
+            }
+        }
+        set {
+            switch slot {
+            case 0: id = newValue
+            case 1: email = newValue
+            case 2: phone = newValue
+            case 3: profileURL = newValue
+            default: break
+            }
+        }
+    }
 }
 
 /// `fields[i][id|name|value]`: a custom field of the contact.
@@ -29,7 +49,27 @@ public struct Field: SectionRecord {
         self.name = name
         self.value = value
     }
-    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<Field, String?>)] = [("id", \.id), ("name", \.name), ("value", \.value)]
+    /// The known keys, in the platform's order.
+    public static let names = ["id", "name", "value"]
+    /// The value of `names[slot]`.
+    public subscript(slot slot: Int) -> String? {
+        get {
+            switch slot {
+            case 0: return id
+            case 1: return name
+            case 2: return value
+            default: return nil
+            }
+        }
+        set {
+            switch slot {
+            case 0: id = newValue
+            case 1: name = newValue
+            case 2: value = newValue
+            default: break
+            }
+        }
+    }
 }
 
 /// `campaigns-opened[i][id|name|open_date]`.
@@ -39,7 +79,27 @@ public struct CampaignOpened: SectionRecord {
     public var openDate: String?
     public var extra = FormArray()
     public init() {}
-    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<CampaignOpened, String?>)] = [("id", \.id), ("name", \.name), ("open_date", \.openDate)]
+    /// The known keys, in the platform's order.
+    public static let names = ["id", "name", "open_date"]
+    /// The value of `names[slot]`.
+    public subscript(slot slot: Int) -> String? {
+        get {
+            switch slot {
+            case 0: return id
+            case 1: return name
+            case 2: return openDate
+            default: return nil
+            }
+        }
+        set {
+            switch slot {
+            case 0: id = newValue
+            case 1: name = newValue
+            case 2: openDate = newValue
+            default: break
+            }
+        }
+    }
 }
 
 /// `links-clicked[i][url|clicks]`.
@@ -48,7 +108,25 @@ public struct LinkClicked: SectionRecord {
     public var clicks: String?
     public var extra = FormArray()
     public init() {}
-    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<LinkClicked, String?>)] = [("url", \.url), ("clicks", \.clicks)]
+    /// The known keys, in the platform's order.
+    public static let names = ["url", "clicks"]
+    /// The value of `names[slot]`.
+    public subscript(slot slot: Int) -> String? {
+        get {
+            switch slot {
+            case 0: return url
+            case 1: return clicks
+            default: return nil
+            }
+        }
+        set {
+            switch slot {
+            case 0: url = newValue
+            case 1: clicks = newValue
+            default: break
+            }
+        }
+    }
 }
 
 /// `pages-visited[i][page|visit_date]`.
@@ -57,7 +135,25 @@ public struct PageVisited: SectionRecord {
     public var visitDate: String?
     public var extra = FormArray()
     public init() {}
-    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<PageVisited, String?>)] = [("page", \.page), ("visit_date", \.visitDate)]
+    /// The known keys, in the platform's order.
+    public static let names = ["page", "visit_date"]
+    /// The value of `names[slot]`.
+    public subscript(slot slot: Int) -> String? {
+        get {
+            switch slot {
+            case 0: return page
+            case 1: return visitDate
+            default: return nil
+            }
+        }
+        set {
+            switch slot {
+            case 0: page = newValue
+            case 1: visitDate = newValue
+            default: break
+            }
+        }
+    }
 }
 
 /// `automation-triggered[i]`, `webhooks-triggered[i]`: `[id|name|trigger_date]`.
@@ -67,7 +163,27 @@ public struct Triggered: SectionRecord {
     public var triggerDate: String?
     public var extra = FormArray()
     public init() {}
-    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<Triggered, String?>)] = [("id", \.id), ("name", \.name), ("trigger_date", \.triggerDate)]
+    /// The known keys, in the platform's order.
+    public static let names = ["id", "name", "trigger_date"]
+    /// The value of `names[slot]`.
+    public subscript(slot slot: Int) -> String? {
+        get {
+            switch slot {
+            case 0: return id
+            case 1: return name
+            case 2: return triggerDate
+            default: return nil
+            }
+        }
+        set {
+            switch slot {
+            case 0: id = newValue
+            case 1: name = newValue
+            case 2: triggerDate = newValue
+            default: break
+            }
+        }
+    }
 }
 
 /// `goals-reached[i][id|name|reach_date]`.
@@ -77,7 +193,27 @@ public struct GoalReached: SectionRecord {
     public var reachDate: String?
     public var extra = FormArray()
     public init() {}
-    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<GoalReached, String?>)] = [("id", \.id), ("name", \.name), ("reach_date", \.reachDate)]
+    /// The known keys, in the platform's order.
+    public static let names = ["id", "name", "reach_date"]
+    /// The value of `names[slot]`.
+    public subscript(slot slot: Int) -> String? {
+        get {
+            switch slot {
+            case 0: return id
+            case 1: return name
+            case 2: return reachDate
+            default: return nil
+            }
+        }
+        set {
+            switch slot {
+            case 0: id = newValue
+            case 1: name = newValue
+            case 2: reachDate = newValue
+            default: break
+            }
+        }
+    }
 }
 
 /// `lead-score[i][id|name|score|score_date]`.
@@ -88,7 +224,29 @@ public struct LeadScore: SectionRecord {
     public var scoreDate: String?
     public var extra = FormArray()
     public init() {}
-    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<LeadScore, String?>)] = [("id", \.id), ("name", \.name), ("score", \.score), ("score_date", \.scoreDate)]
+    /// The known keys, in the platform's order.
+    public static let names = ["id", "name", "score", "score_date"]
+    /// The value of `names[slot]`.
+    public subscript(slot slot: Int) -> String? {
+        get {
+            switch slot {
+            case 0: return id
+            case 1: return name
+            case 2: return score
+            case 3: return scoreDate
+            default: return nil
+            }
+        }
+        set {
+            switch slot {
+            case 0: id = newValue
+            case 1: name = newValue
+            case 2: score = newValue
+            case 3: scoreDate = newValue
+            default: break
+            }
+        }
+    }
 }
 
 /// `lead-status[score|label]` (one object) or `lead-status[i][score|label]`.
@@ -97,5 +255,23 @@ public struct LeadStatus: SectionRecord {
     public var label: String?
     public var extra = FormArray()
     public init() {}
-    nonisolated(unsafe) public static let keys: [(name: String, path: WritableKeyPath<LeadStatus, String?>)] = [("score", \.score), ("label", \.label)]
+    /// The known keys, in the platform's order.
+    public static let names = ["score", "label"]
+    /// The value of `names[slot]`.
+    public subscript(slot slot: Int) -> String? {
+        get {
+            switch slot {
+            case 0: return score
+            case 1: return label
+            default: return nil
+            }
+        }
+        set {
+            switch slot {
+            case 0: score = newValue
+            case 1: label = newValue
+            default: break
+            }
+        }
+    }
 }

@@ -35,10 +35,10 @@ public enum Placeholder: Sendable, Equatable {
         let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return nil }
         switch parts[0] {
-        case "contact" where Contact.keys.contains { $0.name == parts[1] }: self = .contact(parts[1])
+        case "contact" where Contact.names.contains(parts[1]): self = .contact(parts[1])
         case "meta" where ["received_at", "remote_addr", "request_id", "method", "mode"].contains(parts[1]): self = .meta(parts[1])
         case "lead_status", "lead-status":
-            guard LeadStatus.keys.contains(where: { $0.name == parts[1] }) else { return nil }
+            guard LeadStatus.names.contains(parts[1]) else { return nil }
             self = .leadStatus(parts[1])
         case "extra": self = .extra(parts[1])
         default: return nil
