@@ -17,12 +17,13 @@ public enum CGIGateway {
     public static func serve(pipeline: RequestPipeline, environment: [String: String]) -> Int {
         var source = DescriptorSource(fd: 0)
         let response: Response
+        let params = RequestParameters(environment)
         do throws(RequestError) {
-            let request = try Request.read(params: environment, body: &source, maxBodyBytes: pipeline.configuration.limits.maxBodyBytes,
+            let request = try Request.read(params: params, body: &source, maxBodyBytes: pipeline.configuration.limits.maxBodyBytes,
                 maxHeaderBytes: pipeline.configuration.limits.maxHeaderBytes)
             response = pipeline.respond(to: request)
         } catch {
-            response = pipeline.respond(toUnreadable: error, params: environment)
+            response = pipeline.respond(toUnreadable: error, params: params)
         }
         discardUnreadBody(environment: environment, alreadyRead: source.consumed)
         return send(response)

@@ -121,18 +121,21 @@ public final class FastCGIServer: @unchecked Sendable {
         }
     }
 
-    /// Copies the params out: libfcgi frees them at the next Accept/Finish.
-    private static func params(_ envp: FCGX_ParamArray?) -> [String: String] {
-        var result: [String: String] = [:]
-        guard var cursor = envp else { return result }
-        while let entry = cursor.pointee {
-            let length = strlen(entry)
-            let bytes = UnsafeRawBufferPointer(start: entry, count: length)
-            if let equals = bytes.firstIndex(of: UInt8(ascii: "=")) {
-                let name = String(decoding: bytes[0..<equals], as: UTF8.self)
-                result[name] = String(decoding: bytes[(equals + 1)...], as: UTF8.self)
-            }
-            cursor += 1
+    /// Copies the params out (libfcgi frees them at the next Accept/Finish), as bytes:
+    /// names and values become Strings only when the pipeline asks for them.
+    private static func params(_ envp: FCGX_ParamArray?) -> RequestParameters {
+        var result = RequestParameters()
+        guard let envp else { return result }
+        var count = 0
+        var size = 0
+        while let entry = envp[count] {
+            size += strlen(entry)
+            count += 1
+        }
+        result.reserveCapacity(count: count, bytes: size)
+        for position in 0..<count {
+            guard let entry = envp[position] else { break }
+            result.append(entry: UnsafeRawBufferPointer(start: entry, count: strlen(entry)))
         }
         return result
     }

@@ -2,14 +2,19 @@
 /// environment, plus the body).
 public struct Request: Sendable {
     /// The CGI/FastCGI parameters (`REQUEST_METHOD`, `QUERY_STRING`, `HTTP_*` headers, …).
-    public var params: [String: String]
+    public var params: RequestParameters
     /// The request body (empty for GET).
     public var body: [UInt8]
 
     /// Creates a request.
-    public init(params: [String: String], body: [UInt8]) {
+    public init(params: RequestParameters, body: [UInt8]) {
         self.params = params
         self.body = body
+    }
+
+    /// Creates a request from a dictionary of parameters.
+    public init(params: [String: String], body: [UInt8]) {
+        self.init(params: RequestParameters(params), body: body)
     }
 
     /// `REQUEST_METHOD`, upper-cased as sent.
@@ -80,13 +85,9 @@ extension Request {
     /// `CONTENT_LENGTH` is checked against `maxBodyBytes` before anything is read, and the
     /// body is read with that cap, so an oversized body is never buffered.
     public static func read(
-        params: [String: String], body source: inout some BodySource, maxBodyBytes: Int, maxHeaderBytes: Int = Int.max
+        params: RequestParameters, body source: inout some BodySource, maxBodyBytes: Int, maxHeaderBytes: Int = Int.max
     ) throws(RequestError) -> Request {
-        if maxHeaderBytes < Int.max {
-            var size = 0
-            for (name, value) in params { size += name.utf8.count + value.utf8.count + 2 }
-            if size > maxHeaderBytes { throw .headersTooLarge(size: size, limit: maxHeaderBytes) }
-        }
+        if params.size > maxHeaderBytes { throw .headersTooLarge(size: params.size, limit: maxHeaderBytes) }
         guard let text = params["CONTENT_LENGTH"], !text.isEmpty else {
             // No length: a POST whose body was sent chunked (Apache's mod_cgi passes it that
             // way) is read to its end, still capped; dropping it would store an empty contact.
@@ -109,6 +110,13 @@ extension Request {
         }
         if received < length { throw .truncatedBody(expected: length, received: received) }
         return Request(params: params, body: body)
+    }
+
+    /// `read(params:body:maxBodyBytes:maxHeaderBytes:)` with the parameters in a dictionary.
+    public static func read(
+        params: [String: String], body source: inout some BodySource, maxBodyBytes: Int, maxHeaderBytes: Int = Int.max
+    ) throws(RequestError) -> Request {
+        try read(params: RequestParameters(params), body: &source, maxBodyBytes: maxBodyBytes, maxHeaderBytes: maxHeaderBytes)
     }
 
     /// Reads until the end of input, refusing more than `maxBodyBytes`.

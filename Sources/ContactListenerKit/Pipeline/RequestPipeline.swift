@@ -95,7 +95,7 @@ public final class RequestPipeline: Sendable {
     }
 
     /// Answers a request whose body could not be read (too large, truncated), logging one line.
-    public func respond(toUnreadable error: RequestError, params: [String: String]) -> Response {
+    public func respond(toUnreadable error: RequestError, params: RequestParameters) -> Response {
         let started = Timestamp.monotonicNanoseconds()
         board?.begin()
         let failure = PipelineError.request(error)
