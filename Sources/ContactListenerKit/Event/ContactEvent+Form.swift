@@ -11,8 +11,8 @@ extension ContactEvent {
     /// Structured mode when any section key is present in a non-GET request, else shortcode mode.
     public static func mode(of form: FormArray, method: String) -> EventMode {
         if method == "GET" { return .shortcode }
-        for key in form.keys {
-            if case .string(let name) = key, sectionNames.contains(name) { return .structured }
+        for entry in form.entries {
+            if case .string(let name) = entry.key, sectionNames.contains(name) { return .structured }
         }
         return .shortcode
     }
@@ -78,7 +78,7 @@ extension ContactEvent {
             // make a list: deciding by "has a string leaf" took `lead-status[score][]=1`
             // for a list and accepted it silently instead of refusing `lead-status[score]`.
             guard case .array(let array) = value else { throw .expectedArray(key: name) }
-            let isList = array.keys.allSatisfy { if case .int = $0 { return true } else { return false } }
+            let isList = array.entries.allSatisfy { if case .int = $0.key { return true } else { return false } }
             if isList {
                 leadStatus = try Self.records(value, section: name)
             } else {

@@ -3,11 +3,12 @@
 /// Updating an existing key keeps its position; `append` uses PHP's next free index
 /// (`nNextFreeElement`). Lookups are linear for small arrays and go through a
 /// randomly seeded `Dictionary` once an array grows, so colliding keys can't flood it.
+///
+/// Keys and values live in one array of pairs: one allocation per nested array, not two
+/// (a contact decodes into ~40 arrays; issue 7).
 public struct FormArray: Sendable, Equatable {
-    /// The keys in insertion order.
-    public private(set) var keys: [FormKey] = []
-    /// The values, parallel to `keys`.
-    public private(set) var values: [FormValue] = []
+    /// The entries in insertion order.
+    public private(set) var entries: [(key: FormKey, value: FormValue)] = []
     private var index: [FormKey: Int]? = nil
     /// PHP's `nNextFreeElement`; `Int.min` means "nothing inserted yet, next is 0".
     private var nextFree: Int = Int.min
@@ -23,34 +24,37 @@ public struct FormArray: Sendable, Equatable {
     }
 
     /// The number of entries.
-    public var count: Int { keys.count }
+    public var count: Int { entries.count }
 
     /// True when the array has no entries.
-    public var isEmpty: Bool { keys.isEmpty }
+    public var isEmpty: Bool { entries.isEmpty }
 
-    /// The entries in order.
-    public var entries: Zip2Sequence<[FormKey], [FormValue]> { zip(keys, values) }
+    /// The keys in insertion order (a copy: hot paths walk `entries`).
+    public var keys: [FormKey] { entries.map(\.key) }
+
+    /// The values in insertion order (a copy: hot paths walk `entries`).
+    public var values: [FormValue] { entries.map(\.value) }
 
     /// True when the keys are exactly `0..<count` in order: PHP's `array_is_list`, which
     /// decides whether `json_encode` writes a JSON list or an object.
     public var isList: Bool {
-        for (position, key) in keys.enumerated() where key != .int(position) { return false }
+        for position in entries.indices where entries[position].key != .int(position) { return false }
         return true
     }
 
     /// The position of `key`, if present.
     public func position(of key: FormKey) -> Int? {
         if let index { return index[key] }
-        return keys.firstIndex(of: key)
+        return entries.firstIndex { $0.key == key }
     }
 
     /// The value stored under `key`; setting one updates it in place or inserts it at the end.
     public subscript(key: FormKey) -> FormValue? {
-        get { position(of: key).map { values[$0] } }
+        get { position(of: key).map { entries[$0].value } }
         set {
             guard let newValue else { return }  // PHP's form decoding never deletes
             if let position = position(of: key) {
-                values[position] = newValue
+                entries[position].value = newValue
             } else {
                 insert(key, newValue)
             }
@@ -83,63 +87,57 @@ public struct FormArray: Sendable, Equatable {
     /// detached array stays uniquely referenced while it changes (no copy on write). The
     /// builder walks a name level by level with these instead of recursing, so a deep name
     /// costs no stack.
-    mutating func detachNestedArray(at key: FormKey?) -> (position: Int, array: FormArray)? {
-        let position: Int
+    mutating func detachNestedArray(at key: FormKey?) -> (position: Int, key: FormKey, array: FormArray)? {
+        // A new slot gets the placeholder straight away: the array is built detached.
         if let key {
-            if let existing = self.position(of: key) {
-                position = existing
-            } else {
-                insert(key, .array(FormArray()))
-                position = values.count - 1
+            guard let existing = self.position(of: key) else {
+                insert(key, .string(""))
+                return (entries.count - 1, key, FormArray())
             }
-        } else {
-            guard append(.array(FormArray())) else { return nil }
-            position = values.count - 1
+            var nested = FormArray()
+            if case .array(let array) = entries[existing].value { nested = array }
+            entries[existing].value = .string("")  // drop our reference: `nested` is now the only one
+            return (existing, key, nested)
         }
-        var nested: FormArray
-        if case .array(let array) = values[position] { nested = array } else { nested = FormArray() }
-        values[position] = .string("")  // drop our reference: `nested` is now the only one
-        return (position, nested)
+        guard append(.string("")) else { return nil }
+        return (entries.count - 1, entries[entries.count - 1].key, FormArray())
     }
 
     /// Puts back an array taken out by `detachNestedArray(at:)`.
-    mutating func reattach(_ nested: FormArray, at position: Int) {
-        values[position] = .array(nested)
+    mutating func reattach(_ nested: consuming FormArray, at position: Int) {
+        entries[position].value = .array(nested)
     }
 
     /// Recursively merges `other` into this array (PHP's `php_autoglobal_merge`).
     mutating func merge(_ other: FormArray) {
         for (key, value) in other.entries {
-            if case .array = value, let position = position(of: key), case .array = values[position] {
-                values[position].merge(value)
+            if case .array = value, let position = position(of: key), case .array = entries[position].value {
+                entries[position].value.merge(value)
             } else {
                 self[key] = value
             }
         }
     }
 
-    private mutating func insert(_ key: FormKey, _ value: FormValue) {
-        if keys.capacity == 0 {
-            // Most arrays of a contact are records of 2–4 keys: one allocation each, not three.
-            keys.reserveCapacity(4)
-            values.reserveCapacity(4)
-        }
-        keys.append(key)
-        values.append(value)
+    private mutating func insert(_ key: FormKey, _ value: consuming FormValue) {
+        // Most arrays of a contact are records of 2–4 keys: one allocation, not three.
+        if entries.capacity == 0 { entries.reserveCapacity(4) }
         if case .int(let number) = key, number >= nextFree {
             nextFree = number < Int.max ? number + 1 : Int.max
         }
+        entries.append((key, value))
         if index != nil {
-            index?[key] = keys.count - 1
-        } else if keys.count > FormArray.indexThreshold {
-            var built = [FormKey: Int](minimumCapacity: keys.count * 2)
-            for (position, existing) in keys.enumerated() { built[existing] = position }
+            index?[key] = entries.count - 1
+        } else if entries.count > FormArray.indexThreshold {
+            var built = [FormKey: Int](minimumCapacity: entries.count * 2)
+            for position in entries.indices { built[entries[position].key] = position }
             index = built
         }
     }
 
     /// Order-sensitive equality: same keys and values in the same order.
     public static func == (lhs: FormArray, rhs: FormArray) -> Bool {
-        lhs.keys == rhs.keys && lhs.values == rhs.values
+        lhs.entries.count == rhs.entries.count
+            && zip(lhs.entries, rhs.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 }

@@ -148,7 +148,7 @@ public struct FormBuilder: Sendable {
 
     /// Takes the array under `key` (nil: a new appended one) out of the innermost open array.
     private mutating func detach(_ key: FormKey?) -> OpenLevel? {
-        let taken: (position: Int, array: FormArray)?
+        let taken: (position: Int, key: FormKey, array: FormArray)?
         if open.isEmpty {
             taken = top.detachNestedArray(at: key)
         } else {
@@ -156,8 +156,7 @@ public struct FormBuilder: Sendable {
         }
         guard let taken else { return nil }
         // An append's key is the index it was given, so a later `a[0][y]` finds it open.
-        let resolved = key ?? (open.isEmpty ? top.keys[taken.position] : open[open.count - 1].array.keys[taken.position])
-        return OpenLevel(key: resolved, array: taken.array, position: taken.position)
+        return OpenLevel(key: taken.key, array: taken.array, position: taken.position)
     }
 
     /// Puts the open arrays beyond the first `depth` back into their parents.

@@ -14,7 +14,7 @@ extension FormArray {
     public func write(to writer: inout JSONWriter) {
         if isList {
             writer.beginArray()
-            for value in values { value.write(to: &writer) }
+            for entry in entries { entry.value.write(to: &writer) }
             writer.endArray()
         } else {
             writer.beginObject()

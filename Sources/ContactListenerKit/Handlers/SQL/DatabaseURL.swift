@@ -107,21 +107,13 @@ struct DatabaseURL: Sendable, Equatable {
         var utf8 = Array(text.utf8)[...]
         while let byte = utf8.popFirst() {
             guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
-            guard utf8.count >= 2, let high = hexValue(utf8[utf8.startIndex]), let low = hexValue(utf8[utf8.startIndex + 1]) else {
+            guard utf8.count >= 2, let high = URLEncodedFormDecoder.hexValue(utf8[utf8.startIndex]),
+                  let low = URLEncodedFormDecoder.hexValue(utf8[utf8.startIndex + 1]) else {
                 throw ParseError(description: "bad percent-escape in the URL's \(part)")
             }
             bytes.append(high << 4 | low)
             utf8 = utf8.dropFirst(2)
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }
