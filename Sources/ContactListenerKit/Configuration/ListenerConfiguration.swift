@@ -37,9 +37,8 @@ public struct ListenerConfiguration: Sendable {
     /// The built-in defaults: the embedded SQLite database `./data/contacts.db`, behind the
     /// durable spool `./data/spool.db`.
     public static func defaults(environment: [String: String] = ProcessEnvironment.current) -> ListenerConfiguration {
-        let node = ConfigNode(
-            node: .mapping(["type": "sqlite", "path": "data/contacts.db"]), path: "handlers[0]",
-            file: "built-in defaults", environment: environment)
+        let node = ConfigNode.built(
+            ["type": "sqlite", "path": "data/contacts.db"], path: "handlers[0]", file: "built-in defaults", environment: environment)
         var configuration = ListenerConfiguration(
             source: "built-in defaults",
             handlers: [HandlerConfiguration(type: "sqlite", name: "sqlite", options: node, baseDirectory: ".")])
@@ -124,7 +123,7 @@ public struct ListenerConfiguration: Sendable {
                 // `spool: /path/spool.db` is short for `spool: { path: … }`; `spool: off` disables it.
                 let text = try spool.string()
                 if !["off", "false", "no", "none"].contains(text.lowercased()) {
-                    let mapping = ConfigNode(node: .mapping(["path": Node(text)]), path: spool.path, file: file, environment: environment)
+                    let mapping = ConfigNode.built(["path": text], path: spool.path, file: file, environment: environment)
                     configuration.spool = try SpoolConfiguration(node: mapping, baseDirectory: baseDirectory)
                 }
             } else {
