@@ -14,7 +14,16 @@ enum Driver {
     static func main() throws {
         let path = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "/tmp/contact-listener-tsan.out"
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o600)
-        let commit = GroupCommit { () throws(SystemError) in if fdatasync(fd) != 0 { throw SystemError("fdatasync", path) } }
+        // One write and one fdatasync per batch, as the jsonl handler does.
+        let commit = GroupCommit<[UInt8], Void> { batch in
+            var lines: [UInt8] = []
+            for part in batch { lines += part }
+            let written = lines.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let ok = written == lines.count && fdatasync(fd) == 0
+            return batch.map { _ in ok ? .success(()) : .failure(SystemError("write", path, code: EIO)) }
+        }
+        let acknowledged = ConditionLock()
+        nonisolated(unsafe) var acknowledgedCount = 0
         var threads: [WorkerThread] = []
         for worker in 0..<8 {
             threads.append(try WorkerThread {
@@ -25,8 +34,7 @@ enum Driver {
                         let metadata = EventMetadata(receivedAt: Timestamp.now(), remoteAddress: nil, requestID: "r\(worker)-\(round)", method: "POST", mode: ContactEvent.mode(of: form, method: "POST"))
                         if let event = try? ContactEvent(form: form, metadata: metadata) {
                             let line = Array((event.json + "\n").utf8)
-                            _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                            try? commit.waitDurable(commit.didWrite())
+                            if case .success = commit.submit(line) { acknowledged.withLock { acknowledgedCount += 1 } }
                         }
                     }
                     _ = try? JSONFormDecoder().decode(input)
@@ -34,6 +42,19 @@ enum Driver {
             })
         }
         for thread in threads { thread.join() }
-        print("done")
+        // Every acknowledged line is in the file, once.
+        let reader = open(path, O_RDONLY)
+        var lines = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(reader, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            lines += buffer[0..<count].filter { $0 == UInt8(ascii: "\n") }.count
+        }
+        guard lines == acknowledgedCount, lines > 0 else {
+            print("group commit: \(acknowledgedCount) acknowledged, \(lines) lines in the file")
+            exit(1)
+        }
+        print("done: \(lines) lines, each acknowledged once")
     }
 }

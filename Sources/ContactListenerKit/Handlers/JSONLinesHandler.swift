@@ -17,11 +17,9 @@ public final class JSONLinesHandler: ContactHandler {
     /// The file appended to.
     public let path: String
     private let fd: Int32
-    private let groupCommit: GroupCommit?
-    /// True while the file ends mid-line (after a short write, or found so at start), so the
-    /// next write starts on a line of its own. Guarded by `appendLock` with the write itself:
-    /// checking the flag, writing and updating it must not interleave between threads.
-    private let brokenLine = Mutex(false)
+    private let file: AppendFile
+    /// With `fsync: true`: batches concurrent appends into one `write` and one `fdatasync`.
+    private let groupCommit: GroupCommit<[UInt8], Void>?
 
     /// Opens (creating if needed, with its directories) `path` for appending.
     public init(name: String, path: String, fsync: Bool) throws(SystemError) {
@@ -34,20 +32,42 @@ public final class JSONLinesHandler: ContactHandler {
         // A file that ends mid-line (a short write before a restart) gets its next line on
         // a line of its own.
         var status = stat()
+        var brokenLine = false
         if fstat(descriptor, &status) == 0, status.st_size > 0 {
             var last: UInt8 = 0
             if pread(descriptor, &last, 1, status.st_size - 1) == 1, last != UInt8(ascii: "\n") {
-                brokenLine.withLock { $0 = true }
+                brokenLine = true
             }
         }
-        groupCommit = fsync ? GroupCommit { () throws(SystemError) in
-            if fdatasync(descriptor) != 0 { throw SystemError("fdatasync", path) }
-        } : nil
+        let file = AppendFile(fd: descriptor, path: path, brokenLine: brokenLine)
+        self.file = file
+        guard fsync else {
+            groupCommit = nil
+            return
+        }
+        groupCommit = GroupCommit { batch in
+            var lines: [UInt8] = []
+            lines.reserveCapacity(batch.reduce(0) { $0 + $1.count })
+            for part in batch { lines.append(contentsOf: part) }
+            do throws(SystemError) {
+                try file.write(lines)
+                if fdatasync(descriptor) != 0 { throw SystemError("fdatasync", path) }
+                return batch.map { _ in .success(()) }
+            } catch {
+                return batch.map { _ in .failure(error) }
+            }
+        }
     }
 
     /// Appends the event's line and, when configured, waits until it is on disk.
     public func handle(_ delivery: Delivery) throws {
-        if let failure = handle(batch: [delivery]).first, case .failure(let error) = failure { throw error }
+        guard !delivery.inDoubt else {
+            if let failure = handle(batch: [delivery]).first, case .failure(let error) = failure { throw error }
+            return
+        }
+        var line = delivery.json
+        line.append(UInt8(ascii: "\n"))
+        try append(line)
     }
 
     /// Appends the batch's lines in one `write` and syncs once. A delivery in doubt (a crash
@@ -70,29 +90,13 @@ public final class JSONLinesHandler: ContactHandler {
         }
     }
 
-    private func append(_ lines: [UInt8]) throws(SystemError) {
+    /// Appends `lines` (whole lines), and with `fsync: true` returns once they are on disk.
+    private func append(_ lines: [UInt8]) throws {
         if lines.isEmpty { return }
-        let failure: SystemError? = brokenLine.withLock { brokenLine in
-            // After a short write the file ends mid-line; the next line must start on its own.
-            // The flag is cleared only once a write fully succeeded.
-            var bytes = lines
-            if brokenLine { bytes.insert(UInt8(ascii: "\n"), at: 0) }
-            let (written, code) = bytes.withUnsafeBytes { buffer in
-                let count = write(fd, buffer.baseAddress, buffer.count)
-                return (count, errno)
-            }
-            if written == bytes.count {
-                brokenLine = false
-                return nil
-            }
-            // A short append (disk full) must not be acknowledged; the partial line is
-            // incomplete JSON that readers skip.
-            if written > 0 { brokenLine = true }
-            return SystemError("write", path, code: written < 0 ? code : ENOSPC)
-        }
-        if let failure { throw failure }
         if let groupCommit {
-            try groupCommit.waitDurable(groupCommit.didWrite())
+            try groupCommit.submit(lines).get()
+        } else {
+            try file.write(lines)
         }
     }
 
@@ -160,4 +164,44 @@ public final class JSONLinesHandler: ContactHandler {
             }
         }
     }
+}
+
+/// The file a `JSONLinesHandler` appends to, with its broken-line flag.
+private final class AppendFile: Sendable {
+    let fd: Int32
+    let path: String
+    /// True while the file ends mid-line (after a short write, or found so at start), so the
+    /// next write starts on a line of its own. The flag is checked and updated under its lock
+    /// together with the write itself, so they don't interleave between threads.
+    private let brokenLine: Mutex<Bool>
+
+    init(fd: Int32, path: String, brokenLine: Bool) {
+        self.fd = fd
+        self.path = path
+        self.brokenLine = Mutex(brokenLine)
+    }
+
+    /// One `write` of `lines` (whole lines); throws, acknowledging nothing, if it falls short.
+    func write(_ lines: [UInt8]) throws(SystemError) {
+        let failure: SystemError? = brokenLine.withLock { brokenLine in
+            // After a short write the file ends mid-line; the next line must start on its own.
+            // The flag is cleared only once a write fully succeeded.
+            var bytes = lines
+            if brokenLine { bytes.insert(UInt8(ascii: "\n"), at: 0) }
+            let (written, code) = bytes.withUnsafeBytes { buffer in
+                let count = Glibc.write(fd, buffer.baseAddress, buffer.count)
+                return (count, errno)
+            }
+            if written == bytes.count {
+                brokenLine = false
+                return nil
+            }
+            // A short append (disk full) must not be acknowledged; the partial line is
+            // incomplete JSON that readers skip.
+            if written > 0 { brokenLine = true }
+            return SystemError("write", path, code: written < 0 ? code : ENOSPC)
+        }
+        if let failure { throw failure }
+    }
+
 }

@@ -4,23 +4,26 @@ import Glibc
 import Darwin
 #endif
 
-/// A mutex with a condition variable, for the few places threads must wait for each other
+/// A mutex with condition variables, for the few places threads must wait for each other
 /// (group commit, shutdown). `Synchronization.Mutex` has no condition variable.
 public final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let conditions: UnsafeMutablePointer<pthread_cond_t>
+    private let conditionCount: Int
 
-    /// A new, unlocked lock.
-    public init() {
+    /// A new, unlocked lock with `conditions` condition variables (numbered from 0).
+    public init(conditions: Int = 1) {
+        conditionCount = max(1, conditions)
+        self.conditions = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: conditionCount)
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
+        for index in 0..<conditionCount { pthread_cond_init(self.conditions + index, nil) }
     }
 
     deinit {
-        pthread_cond_destroy(condition)
+        for index in 0..<conditionCount { pthread_cond_destroy(conditions + index) }
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
-        condition.deallocate()
+        conditions.deallocate()
     }
 
     /// Takes the lock (pair with `unlock`; prefer `withLock`).
@@ -43,9 +46,9 @@ public final class ConditionLock: @unchecked Sendable {
         pthread_mutex_lock(mutex)
     }
 
-    /// Waits for a `broadcast`; call only inside `withLock`.
-    public func wait() {
-        pthread_cond_wait(condition, mutex)
+    /// Waits for a `broadcast` or `signal` of condition `index`; call only inside `withLock`.
+    public func wait(_ index: Int = 0) {
+        pthread_cond_wait(conditions + index % conditionCount, mutex)
     }
 
     /// Waits for a `broadcast` or until `milliseconds` pass; call only inside `withLock`.
@@ -55,11 +58,16 @@ public final class ConditionLock: @unchecked Sendable {
         let nanoseconds = Int(deadline.tv_nsec) + Int(milliseconds % 1_000) * 1_000_000
         deadline.tv_sec += Int(milliseconds / 1_000) + nanoseconds / 1_000_000_000
         deadline.tv_nsec = nanoseconds % 1_000_000_000
-        pthread_cond_timedwait(condition, mutex, &deadline)
+        pthread_cond_timedwait(conditions, mutex, &deadline)
     }
 
-    /// Wakes every waiter; call inside `withLock`.
-    public func broadcast() {
-        pthread_cond_broadcast(condition)
+    /// Wakes every waiter of condition `index`; call inside `withLock`.
+    public func broadcast(_ index: Int = 0) {
+        pthread_cond_broadcast(conditions + index % conditionCount)
+    }
+
+    /// Wakes one waiter of condition `index`; call inside `withLock`.
+    public func signal(_ index: Int) {
+        pthread_cond_signal(conditions + index % conditionCount)
     }
 }
