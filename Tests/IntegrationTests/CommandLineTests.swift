@@ -155,7 +155,7 @@ struct CheckConfigTests {
         let path = try directory.write("empty.yaml", "")
         let result = try await runListener(["check-config", "--config", path], in: directory, name: "check")
         #expect(result.exit == .exited(0), "\(result)")
-        #expect(result.stdout.contains("threads: 4"), "\(result.stdout)")
+        #expect(result.stdout.contains("threads: 16"), "\(result.stdout)")
         #expect(result.stdout.contains("socket_mode: \"0660\""), "\(result.stdout)")
         #expect(result.stdout.contains("max_body_bytes: 8388608"), "\(result.stdout)")
     }

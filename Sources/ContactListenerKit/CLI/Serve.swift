@@ -27,7 +27,7 @@ extension ContactListener {
         @Option(name: .long, help: ArgumentHelp("unix:/path/to.sock, HOST:PORT or :PORT (loopback); overrides `listen:`.", valueName: "address"))
         var listen: String?
 
-        @Option(name: .long, help: ArgumentHelp("Worker threads (default 4, or `threads:`); each serves one request at a time.", valueName: "n"))
+        @Option(name: .long, help: ArgumentHelp("Worker threads (default 16, or `threads:`); each serves one request at a time.", valueName: "n"))
         var threads: Int?
 
         /// Creates the command (ArgumentParser needs it).

@@ -12,7 +12,12 @@ public struct ListenerConfiguration: Sendable {
     /// Group that owns a unix socket (e.g. `www-data`); nil keeps the process's group.
     public var socketGroup: String?
     /// Worker threads in the FastCGI accept loop.
-    public var threads: Int = 4
+    ///
+    /// 16 by default, though the work is CPU-bound on few cores: with durable storage (the
+    /// default) a worker spends most of a request waiting for the disk, and group commit can
+    /// put into one fsync only the events its workers hold. 4 workers capped durable jsonl at
+    /// 3,800 req/s on the benchmark machine; 16 reached 14,800 (BENCHMARKS.md, issue 7).
+    public var threads: Int = 16
     /// Decoding limits.
     public var limits: FormLimits = .default
     /// Handlers in the order they take each event.
