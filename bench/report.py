@@ -17,6 +17,7 @@ LABELS = {
     "c": "2. thin C libfcgi, raw body appended",
     "php": "3. PHP-FPM `$_POST`→JSON, `LOCK_EX`",
     "ours": "4. contact-listener, jsonl `fsync: false`",
+    "ours-static": "4. the same, static build (`make release`)",
     "c-fsync": "5. thin C, fdatasync per request",
     "php-fsync": "5. PHP-FPM, fdatasync per request",
     "ours-fsync": "6. contact-listener, jsonl `fsync: true` (group commit)",
@@ -97,6 +98,8 @@ def http_tables(rows, payload, out):
         ("ours", "c", "non-durable: ours ÷ thin C"),
         ("ours", "php", "non-durable: ours ÷ PHP-FPM"),
         ("ours", "nginx", "non-durable: ours ÷ nginx ceiling"),
+        ("ours-static", "c", "non-durable, static build: ours ÷ thin C"),
+        ("ours-static", "php", "non-durable, static build: ours ÷ PHP-FPM"),
         ("ours-fsync", "c-fsync", "durable jsonl ÷ thin C with fdatasync"),
         ("ours-spool", "c-fsync", "durable spool ÷ thin C with fdatasync"),
         ("ours-fsync", "php-fsync", "durable jsonl ÷ PHP-FPM with fdatasync"),
@@ -257,10 +260,12 @@ def main():
         tag = "" if payload == "realistic" else " (500 fields)"
         v = r.get(("ours", "c")); row(f"non-durable ≥ 0.9× thin C{tag}", v, v is not None and v >= 0.9)
         v = r.get(("ours", "php")); row(f"non-durable ≥ 2.5× PHP-FPM{tag}", v, v is not None and v >= 2.5)
+        v = r.get(("ours-static", "c")); row(f"non-durable ≥ 0.9× thin C, static build{tag}", v, v is not None and v >= 0.9)
+        v = r.get(("ours-static", "php")); row(f"non-durable ≥ 2.5× PHP-FPM, static build{tag}", v, v is not None and v >= 2.5)
         for a, name in [("ours-fsync", "jsonl"), ("ours-spool", "spool")]:
             v = r.get((a, "c-fsync")); row(f"durable ({name}) ≥ 3× thin C with fdatasync{tag}", v, v is not None and v >= 3)
             v = r.get((a, "php")); row(f"durable ({name}) ahead of PHP-FPM without fsync{tag}", v, v is not None and v > 1)
-        for c, name in (("ours", "jsonl"), ("ours-fsync", "jsonl, fsync"), ("ours-spool", "spool")):
+        for c, name in (("ours", "jsonl"), ("ours-static", "jsonl, static build"), ("ours-fsync", "jsonl, fsync"), ("ours-spool", "spool")):
             if c in s["summary"]:
                 v = s["summary"][c]["rss"]
                 row(f"listener peak RSS ≤ 30 MB ({name}){tag}", v, v <= 30, " MB")
