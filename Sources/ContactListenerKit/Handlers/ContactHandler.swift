@@ -22,6 +22,15 @@ public struct Delivery: Sendable {
         self.json = json
         self.inDoubt = inDoubt
     }
+
+    /// A stored event for a handler that reads only `json` (`needsEvent` false): its
+    /// `event` carries the metadata's request id and nothing else, so the spool need not
+    /// decode the JSON back, half of a delivery's cost (issue 7).
+    public init(storedJSON json: [UInt8], requestID: String, inDoubt: Bool) {
+        self.event = ContactEvent(metadata: EventMetadata(receivedAt: "", remoteAddress: nil, requestID: requestID, method: "", mode: .structured))
+        self.json = json
+        self.inDoubt = inDoubt
+    }
 }
 
 /// A destination for contact events: a file, a database, a CRM, a script.
@@ -40,11 +49,17 @@ public protocol ContactHandler: AnyObject, Sendable {
     func handle(batch: [Delivery]) -> [Result<Void, any Error>]
     /// Releases files and connections; called once at shutdown.
     func close()
+    /// False when the handler reads only a delivery's `json`, `inDoubt` and
+    /// `event.metadata.requestID`: the spool then hands it stored events undecoded.
+    var needsEvent: Bool { get }
 }
 
 extension ContactHandler {
     /// Nothing to release by default.
     public func close() {}
+
+    /// Handlers read the typed event by default.
+    public var needsEvent: Bool { true }
 
     /// One `handle` call per delivery.
     public func handle(batch: [Delivery]) -> [Result<Void, any Error>] {

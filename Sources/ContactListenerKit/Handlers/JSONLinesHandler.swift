@@ -59,6 +59,9 @@ public final class JSONLinesHandler: ContactHandler {
         }
     }
 
+    /// The line is `delivery.json` as it is: stored events need no decoding.
+    public var needsEvent: Bool { false }
+
     /// Appends the event's line and, when configured, waits until it is on disk.
     public func handle(_ delivery: Delivery) throws {
         guard !delivery.inDoubt else {

@@ -111,6 +111,11 @@ public final class Dispatcher: @unchecked Sendable {
         var results: [(eventID: Int64, attempts: Int, result: Spool.AttemptResult)] = []
         var positions: [Int] = []
         for (index, claim) in claims.enumerated() {
+            if !handler.needsEvent {
+                deliveries.append(Delivery(storedJSON: claim.json, requestID: claim.requestID, inDoubt: claim.inDoubt))
+                positions.append(index)
+                continue
+            }
             do {
                 let event = try ContactEvent(storedJSON: claim.json)
                 deliveries.append(Delivery(event: event, json: claim.json, inDoubt: claim.inDoubt))
