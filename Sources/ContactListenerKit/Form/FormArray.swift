@@ -10,6 +10,10 @@ public struct FormArray: Sendable, Equatable {
     /// The entries in insertion order.
     public private(set) var entries: [(key: FormKey, value: FormValue)] = []
     private var index: [FormKey: Int]? = nil
+    /// True while the keys are exactly `0..<count` in order (a list: `fields`, every
+    /// section): key `n` is then at position `n`, found without hashing. A 500-field contact
+    /// spent a fifth of its decoding in the `fields` array's index (issue 7).
+    private var sequential = true
     /// PHP's `nNextFreeElement`; `Int.min` means "nothing inserted yet, next is 0".
     private var nextFree: Int = Int.min
 
@@ -37,13 +41,14 @@ public struct FormArray: Sendable, Equatable {
 
     /// True when the keys are exactly `0..<count` in order: PHP's `array_is_list`, which
     /// decides whether `json_encode` writes a JSON list or an object.
-    public var isList: Bool {
-        for position in entries.indices where entries[position].key != .int(position) { return false }
-        return true
-    }
+    public var isList: Bool { sequential }
 
     /// The position of `key`, if present.
     public func position(of key: FormKey) -> Int? {
+        if sequential {
+            guard case .int(let number) = key, number >= 0, number < entries.count else { return nil }
+            return number
+        }
         if let index { return index[key] }
         return entries.firstIndex { $0.key == key }
     }
@@ -125,7 +130,9 @@ public struct FormArray: Sendable, Equatable {
         if case .int(let number) = key, number >= nextFree {
             nextFree = number < Int.max ? number + 1 : Int.max
         }
+        if sequential, key != .int(entries.count) { sequential = false }
         entries.append((key, value))
+        if sequential { return }
         if index != nil {
             index?[key] = entries.count - 1
         } else if entries.count > FormArray.indexThreshold {

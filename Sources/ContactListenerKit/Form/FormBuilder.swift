@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Builds the decoded tree one variable at a time with the rules of PHP's
 /// `php_register_variable_ex` (main/php_variables.c, PHP 8.2): bracket nesting,
 /// `[]` appends, leaf/array overrides in either order, unmatched brackets.
@@ -20,8 +26,11 @@ public struct FormBuilder: Sendable {
     private var top = FormArray()
     /// The arrays along the last variable's container path, each detached from the one before.
     private var open: [OpenLevel] = []
-    /// Scratch for the `[…]` indices of the variable being registered (reused, never shrunk).
+    /// Scratch for the `[…]` indices of the variable being registered: the first
+    /// `segmentCount` are this variable's (the array is reused, never shrunk;
+    /// `removeAll(keepingCapacity:)` cost 85 instructions per variable).
     private var segments: [Segment] = []
+    private var segmentCount = 0
     /// Scratch for a name that `phpNameMangling` rewrites.
     private var mangled: [UInt8] = []
 
@@ -68,7 +77,10 @@ public struct FormBuilder: Sendable {
             throw .valueTooLong(name: String(decoding: rawName, as: UTF8.self), limit: limits.maxValueBytes)
         }
         // PHP passes the name as a C string: a decoded %00 ends it.
-        let end = rawName.firstIndex(of: 0) ?? rawName.count
+        var end = rawName.count
+        if let base = rawName.baseAddress, let nul = memchr(base, 0, rawName.count) {
+            end = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(nul))
+        }
         var start = 0
         while start < end, rawName[start] == UInt8(ascii: " ") { start += 1 }  // leading spaces are ignored
         let name = UnsafeBufferPointer(rebasing: rawName[start..<end])
@@ -102,7 +114,10 @@ public struct FormBuilder: Sendable {
     /// Registers a name that is final: NUL-cut, leading spaces gone, mangled if asked.
     private mutating func store(name: UnsafeBufferPointer<UInt8>, value: String) throws(FormError) {
         let end = name.count
-        let bracket = name.firstIndex(of: UInt8(ascii: "[")) ?? end
+        var bracket = end
+        if let base = name.baseAddress, let found = memchr(base, Int32(UInt8(ascii: "[")), end) {
+            bracket = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
+        }
         if bracket == 0 { return }  // empty name: PHP ignores the variable
         if bracket == end {
             close(downTo: 0)
@@ -117,7 +132,7 @@ public struct FormBuilder: Sendable {
             return
         }
         // Containers: the top-level name, then every index but the last; the last is the leaf.
-        let containers = segments.count
+        let containers = segmentCount
         var shared = 0
         while shared < open.count, shared < containers {
             let (from, to) = shared == 0 ? (0, bracket) : (segments[shared - 1].start, segments[shared - 1].end)
@@ -160,7 +175,12 @@ public struct FormBuilder: Sendable {
     }
 
     /// Puts the open arrays beyond the first `depth` back into their parents.
+    @inline(__always)
     private mutating func close(downTo depth: Int) {
+        if open.count > depth { closeLevels(downTo: depth) }
+    }
+
+    private mutating func closeLevels(downTo depth: Int) {
         while open.count > depth {
             let level = open.removeLast()
             if open.isEmpty {
@@ -175,11 +195,11 @@ public struct FormBuilder: Sendable {
     /// Returns false when the first bracket is unmatched. An unmatched later bracket,
     /// or text after a `]` that is not `[`, ends the path (PHP ignores the rest).
     private mutating func parseIndices(of name: UnsafeBufferPointer<UInt8>, bracket: Int) throws(FormError) -> Bool {
-        segments.removeAll(keepingCapacity: true)
+        segmentCount = 0
         var cursor = bracket  // at a '['
         let end = name.count
         while true {
-            if segments.count + 1 > limits.maxDepth {
+            if segmentCount + 1 > limits.maxDepth {
                 throw .tooDeep(name: String(decoding: UnsafeBufferPointer(rebasing: name[0..<bracket]), as: UTF8.self), limit: limits.maxDepth)
             }
             cursor += 1
@@ -188,17 +208,26 @@ public struct FormBuilder: Sendable {
             // appends like `[]` and `[ ]`; only looking for ' ' made `a[%09]` a "\t" key.
             if cursor < end, Self.isCSpace(name[cursor]) { cursor += 1 }
             if cursor < end, name[cursor] == UInt8(ascii: "]") {
-                segments.append(Segment(start: -1, end: -1))
+                addSegment(Segment(start: -1, end: -1))
             } else {
                 var close = cursor
                 while close < end, name[close] != UInt8(ascii: "]") { close += 1 }
-                if close == end { return !segments.isEmpty }
-                segments.append(Segment(start: indexStart, end: close))
+                if close == end { return segmentCount > 0 }
+                addSegment(Segment(start: indexStart, end: close))
                 cursor = close
             }
             cursor += 1  // past ']'
             if cursor >= end || name[cursor] != UInt8(ascii: "[") { return true }
         }
+    }
+
+    private mutating func addSegment(_ segment: Segment) {
+        if segmentCount < segments.count {
+            segments[segmentCount] = segment
+        } else {
+            segments.append(segment)
+        }
+        segmentCount += 1
     }
 
     /// C's `isspace` in the "C" locale, which php_register_variable_ex uses.
