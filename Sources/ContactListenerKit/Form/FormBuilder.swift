@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Builds the decoded tree one variable at a time with the rules of PHP's
 /// `php_register_variable_ex` (main/php_variables.c, PHP 8.2): bracket nesting,
 /// `[]` appends, leaf/array overrides in either order, unmatched brackets.
@@ -77,10 +71,7 @@ public struct FormBuilder: Sendable {
             throw .valueTooLong(name: String(decoding: rawName, as: UTF8.self), limit: limits.maxValueBytes)
         }
         // PHP passes the name as a C string: a decoded %00 ends it.
-        var end = rawName.count
-        if let base = rawName.baseAddress, let nul = memchr(base, 0, rawName.count) {
-            end = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(nul))
-        }
+        let end = ByteSearch.firstIndex(of: 0, in: rawName) ?? rawName.count
         var start = 0
         while start < end, rawName[start] == UInt8(ascii: " ") { start += 1 }  // leading spaces are ignored
         let name = UnsafeBufferPointer(rebasing: rawName[start..<end])
@@ -114,10 +105,7 @@ public struct FormBuilder: Sendable {
     /// Registers a name that is final: NUL-cut, leading spaces gone, mangled if asked.
     private mutating func store(name: UnsafeBufferPointer<UInt8>, value: String) throws(FormError) {
         let end = name.count
-        var bracket = end
-        if let base = name.baseAddress, let found = memchr(base, Int32(UInt8(ascii: "[")), end) {
-            bracket = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
-        }
+        let bracket = ByteSearch.firstIndex(of: UInt8(ascii: "["), in: name) ?? end
         if bracket == 0 { return }  // empty name: PHP ignores the variable
         if bracket == end {
             close(downTo: 0)

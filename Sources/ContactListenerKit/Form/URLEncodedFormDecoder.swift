@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Decodes `application/x-www-form-urlencoded` bodies and query strings exactly as PHP
 /// fills `$_POST` / `parse_str` (main/php_variables.c `add_post_var`, `php_url_decode`).
 public struct URLEncodedFormDecoder: Sendable {
@@ -43,10 +37,10 @@ public struct URLEncodedFormDecoder: Sendable {
         var start = 0
         let count = input.count
         while start < count {
-            let separator = Self.offset(of: UInt8(ascii: "&"), in: base, from: start, to: count) ?? count
+            let separator = ByteSearch.firstIndex(of: UInt8(ascii: "&"), in: input, from: start) ?? count
             if separator > start {
                 try builder.countVariable()
-                let equals = Self.offset(of: UInt8(ascii: "="), in: base, from: start, to: separator)
+                let equals = ByteSearch.firstIndex(of: UInt8(ascii: "="), in: input, from: start, to: separator)
                 let nameEnd = equals ?? separator
                 let valueStart = equals.map { $0 + 1 } ?? separator
                 if nameEnd - start > capacity {
@@ -61,13 +55,6 @@ public struct URLEncodedFormDecoder: Sendable {
             }
             start = separator + 1
         }
-    }
-
-    /// The offset of the first `byte` in `base[from..<to]`, or nil.
-    @inline(__always)
-    static func offset(of byte: UInt8, in base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int? {
-        guard to > from, let found = memchr(base + from, Int32(byte), to - from) else { return nil }
-        return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
     }
 
     /// PHP's `php_url_decode`: `+` is a space, `%XX` with two hex digits is a byte,
@@ -112,8 +99,8 @@ public struct URLEncodedFormDecoder: Sendable {
     /// Percent-decodes straight into a `String`, repairing invalid UTF-8 as U+FFFD.
     static func percentDecodedString(_ input: UnsafeBufferPointer<UInt8>) -> String {
         guard let source = input.baseAddress, !input.isEmpty else { return "" }
-        if offset(of: UInt8(ascii: "%"), in: source, from: 0, to: input.count) == nil,
-           offset(of: UInt8(ascii: "+"), in: source, from: 0, to: input.count) == nil {
+        if ByteSearch.firstIndex(of: UInt8(ascii: "%"), in: input) == nil,
+           ByteSearch.firstIndex(of: UInt8(ascii: "+"), in: input) == nil {
             return String(decoding: input, as: UTF8.self)
         }
         return String(unsafeUninitializedCapacity: input.count) { output in

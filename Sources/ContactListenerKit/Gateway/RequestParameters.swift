@@ -44,10 +44,10 @@ public struct RequestParameters: Sendable, Sequence, ExpressibleByDictionaryLite
 
     /// Appends one `NAME=value` entry as the web server sent it; one without `=` is ignored.
     public mutating func append(entry: UnsafeRawBufferPointer) {
-        guard let base = entry.baseAddress, let found = memchr(base, Int32(UInt8(ascii: "=")), entry.count) else { return }
+        guard let equals = ByteSearch.firstIndex(of: UInt8(ascii: "="), in: entry.assumingMemoryBound(to: UInt8.self)) else { return }
         let start = bytes.count
         bytes.append(contentsOf: entry)
-        entries.append(Entry(start: start, equals: start + base.distance(to: UnsafeRawPointer(found)), end: bytes.count))
+        entries.append(Entry(start: start, equals: start + equals, end: bytes.count))
     }
 
     /// Appends a parameter; it hides an earlier one of the same name.
