@@ -16,7 +16,6 @@ public final class JSONLinesHandler: ContactHandler {
     public let name: String
     /// The file appended to.
     public let path: String
-    private let fd: Int32
     private let file: AppendFile
     /// With `fsync: true`: batches concurrent appends into one `write` and one `fdatasync`.
     private let groupCommit: GroupCommit<[UInt8], Void>?
@@ -28,7 +27,6 @@ public final class JSONLinesHandler: ContactHandler {
         try FileSystem.createDirectories(FileSystem.directory(of: path))
         let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)  // read: its last byte, below
         guard descriptor >= 0 else { throw SystemError("open", path) }
-        fd = descriptor
         // A file that ends mid-line (a short write before a restart) gets its next line on
         // a line of its own.
         var status = stat()
@@ -109,7 +107,7 @@ public final class JSONLinesHandler: ContactHandler {
     /// doesn't count, so its event is written again.
     private func storedRequestIDs(among wanted: Set<String>, tailBytes: Int = 16 << 20) -> Set<String> {
         var status = stat()
-        guard fstat(fd, &status) == 0 else { return [] }
+        guard fstat(file.fd, &status) == 0 else { return [] }
         let size = Int(status.st_size)
         let start = max(0, size - tailBytes)
         let reader = open(path, O_RDONLY | O_CLOEXEC)
@@ -141,7 +139,7 @@ public final class JSONLinesHandler: ContactHandler {
 
     /// Closes the file.
     public func close() {
-        Glibc.close(fd)
+        Glibc.close(file.fd)
     }
 
     /// `type: jsonl`.
