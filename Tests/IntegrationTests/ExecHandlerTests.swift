@@ -176,16 +176,21 @@ struct ExecHandlerTests {
         }
 
         let started = Date()
-        try await stack.postAccepted(contactForm("tx-exec-slow"))
         let listenerPID = stack.listener.process.pid
-        let plainPID = try await offload { () -> Int32? in
-            var found: Int32?
-            _ = poll(timeout: 5) {
-                found = children(of: listenerPID).first { readText("/proc/\($0)/cmdline").hasPrefix("\(sleep)\u{0}30") }
-                return found != nil
+        // Watch for the plain `sleep 30` from before the POST: it lives for the 1 s timeout
+        // only, and on a loaded machine a watcher started after the answer could miss it.
+        let watcher = Task {
+            try await offload { () -> Int32? in
+                var found: Int32?
+                _ = poll(timeout: 10) {
+                    found = children(of: listenerPID).first { readText("/proc/\($0)/cmdline").hasPrefix("\(sleep)\u{0}30") }
+                    return found != nil
+                }
+                return found
             }
-            return found
         }
+        try await stack.postAccepted(contactForm("tx-exec-slow"))
+        let plainPID = try await watcher.value
         let scriptPIDs = try await offload { () -> [Int32] in
             _ = poll(timeout: 5) { pathExists("\(out)/sleep.pid") }
             return ["script.pid", "sleep.pid"].compactMap { Int32(readText("\(out)/\($0)").trimmingCharacters(in: .whitespacesAndNewlines)) }
