@@ -11,12 +11,11 @@ struct SQLEndToEndTests {
     func restartMidRun() async throws {
         let directory = try TestDirectory("sql-e2e")
         defer { directory.remove() }
-        async let startedPostgres = DatabaseServer.start(.postgres, in: directory)
-        async let startedMariaDB = DatabaseServer.start(.mariadb, in: directory)
-        let postgres = try await startedPostgres
-        defer { postgres.stop() }
-        let mariadb = try await startedMariaDB
-        defer { mariadb.stop() }
+        let (postgres, mariadb) = try await DatabaseServer.startPostgresAndMariaDB(in: directory)
+        defer {
+            postgres.stop()
+            mariadb.stop()
+        }
 
         let configPath = try directory.write("listener.yaml", """
             spool:

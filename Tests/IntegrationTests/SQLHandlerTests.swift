@@ -11,12 +11,11 @@ struct SQLHandlerTests {
     func threeDatabases() async throws {
         let directory = try TestDirectory("sql-handlers")
         defer { directory.remove() }
-        async let startedPostgres = DatabaseServer.start(.postgres, in: directory)
-        async let startedMariaDB = DatabaseServer.start(.mariadb, in: directory)
-        let postgres = try await startedPostgres
-        defer { postgres.stop() }
-        let mariadb = try await startedMariaDB
-        defer { mariadb.stop() }
+        let (postgres, mariadb) = try await DatabaseServer.startPostgresAndMariaDB(in: directory)
+        defer {
+            postgres.stop()
+            mariadb.stop()
+        }
 
         let sqlitePath = directory.file("contacts.sqlite")
         let configuration = try ListenerConfiguration.parse("""

@@ -33,6 +33,26 @@ final class DatabaseServer: @unchecked Sendable {
         dataDirectory = try directory.folder(kind.rawValue)
     }
 
+    /// Starts private PostgreSQL and MariaDB servers side by side; if one fails, the other
+    /// is stopped before the error is thrown. Stop both when done.
+    static func startPostgresAndMariaDB(in directory: TestDirectory) async throws -> (postgres: DatabaseServer, mariadb: DatabaseServer) {
+        async let startedPostgres = start(.postgres, in: directory)
+        async let startedMariaDB = start(.mariadb, in: directory)
+        let postgres: DatabaseServer
+        do {
+            postgres = try await startedPostgres
+        } catch {
+            (try? await startedMariaDB)?.stop()
+            throw error
+        }
+        do {
+            return (postgres, try await startedMariaDB)
+        } catch {
+            postgres.stop()
+            throw error
+        }
+    }
+
     /// Creates the data folder, starts the server and creates `database`.
     static func start(_ kind: Kind, in directory: TestDirectory) async throws -> DatabaseServer {
         let server = try DatabaseServer(kind: kind, directory: directory)

@@ -97,23 +97,7 @@ func curlRequestBlocking(
         arguments += ["--data-binary", "@\(base).request"]
     }
     arguments.append(url)
-    let process = try ChildProcess(
-        name: "curl", executable: curl, arguments: arguments, environment: childEnvironment(),
-        stdoutPath: "\(base).out", stderrPath: "\(base).err")
-    guard let exit = process.waitForExit(timeout: 90) else {
-        process.stop(signal: SIGKILL)
-        throw TestFailure("curl did not finish: \(method) \(url)")
-    }
-    let status = Int(process.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-    if exit != .exited(0) && status == 0 {
-        return HTTPResponse(status: 0, headers: [:], body: "curl \(exit): \(process.stderr)")
-    }
-    var headers: [String: String] = [:]
-    for line in readText("\(base).headers").split(separator: "\r\n") {
-        guard let colon = line.firstIndex(of: ":") else { continue }
-        headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-    }
-    return HTTPResponse(status: status, headers: headers, body: readText("\(base).body"))
+    return try CurlClient.run(curl: curl, arguments: arguments, files: base, describing: "\(method) \(url)")
 }
 
 // MARK: - send-test, the real CLI

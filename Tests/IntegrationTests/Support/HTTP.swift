@@ -71,12 +71,18 @@ struct CurlClient: Sendable {
             if request.contentType == nil { arguments += ["--header", "Content-Type:"] }
         }
         arguments.append("http://127.0.0.1:\(port)/hook" + (request.query.isEmpty ? "" : "?\(request.query)"))
+        return try Self.run(curl: curl, arguments: arguments, files: base, describing: "\(request)")
+    }
+
+    /// Runs curl with `arguments` (which write `FILES.headers` and `FILES.body` and print the
+    /// status) and reads the answer back; a transfer that failed is status 0 with curl's error.
+    static func run(curl: String, arguments: [String], files base: String, describing what: String) throws -> HTTPResponse {
         let process = try ChildProcess(
             name: "curl", executable: curl, arguments: arguments, environment: childEnvironment(),
             stdoutPath: "\(base).out", stderrPath: "\(base).err")
         guard let exit = process.waitForExit(timeout: 90) else {
             process.stop(signal: SIGKILL)
-            throw TestFailure("curl did not finish: \(request)")
+            throw TestFailure("curl did not finish: \(what)")
         }
         let status = Int(process.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         if exit != .exited(0) && status == 0 {

@@ -98,8 +98,7 @@ final class ListenerProcess: Sendable {
         in directory: TestDirectory, config: ListenerConfig = ListenerConfig(), tcp: Bool = false
     ) async throws -> ListenerProcess {
         let binary = try ListenerBinary.path()
-        var lastError: Error = TestFailure("no attempt")
-        for attempt in 1...5 {
+        return try await startRetrying(tcp: tcp) { attempt in
             let endpoint: ListenerEndpoint = tcp ? .tcp(try Network.freePort()) : .unix(directory.file("listener.sock"))
             var rendered = config
             rendered.listen = endpoint.listen
@@ -108,17 +107,26 @@ final class ListenerProcess: Sendable {
                 name: "listener", executable: binary, arguments: ["serve", "--config", configPath],
                 environment: childEnvironment(), directory: directory.path,
                 stdoutPath: directory.file("listener.\(attempt).out"), stderrPath: directory.file("listener.\(attempt).log"))
-            let listener = ListenerProcess(
+            return ListenerProcess(
                 process: process, endpoint: endpoint, configPath: configPath,
                 eventsPath: directory.file(rendered.eventsPath))
+        }
+    }
+
+    /// Starts a listener with `start` and waits until it listens; when it could not bind its
+    /// TCP port (taken by someone else since `Network.freePort()`), tries again, 5 times.
+    private static func startRetrying(tcp: Bool, _ start: (Int) throws -> ListenerProcess) async throws -> ListenerProcess {
+        var lastError: Error = TestFailure("no attempt")
+        for attempt in 1...5 {
+            let listener = try start(attempt)
             do {
                 try await listener.waitUntilReady()
                 return listener
             } catch {
-                process.stop(signal: SIGKILL)
+                listener.process.stop(signal: SIGKILL)
                 lastError = error
                 // Only a TCP port taken by someone else is worth another try.
-                if !(tcp && process.stderr.contains("in use")) { throw error }
+                if !(tcp && listener.process.stderr.contains("in use")) { throw error }
             }
         }
         throw lastError
@@ -132,8 +140,7 @@ final class ListenerProcess: Sendable {
         var rendered = config
         rendered.listen = nil
         let configPath = try directory.write("listener.yaml", rendered.yaml)
-        var lastError: Error = TestFailure("no attempt")
-        for attempt in 1...5 {
+        return try await startRetrying(tcp: tcp) { attempt in
             let endpoint: ListenerEndpoint = tcp ? .tcp(try Network.freePort()) : .unix(directory.file("spawned.sock"))
             var arguments = ["-n"]
             switch endpoint {
@@ -150,19 +157,10 @@ final class ListenerProcess: Sendable {
                 name: "spawn-fcgi+listener", executable: spawner, arguments: arguments,
                 environment: childEnvironment(["CONTACT_LISTENER_CONFIG": configPath]), directory: directory.path,
                 stdoutPath: directory.file("listener.\(attempt).out"), stderrPath: directory.file("listener.\(attempt).log"))
-            let listener = ListenerProcess(
+            return ListenerProcess(
                 process: process, endpoint: endpoint, configPath: configPath,
                 eventsPath: directory.file(rendered.eventsPath))
-            do {
-                try await listener.waitUntilReady()
-                return listener
-            } catch {
-                process.stop(signal: SIGKILL)
-                lastError = error
-                if !(tcp && process.stderr.contains("in use")) { throw error }
-            }
         }
-        throw lastError
     }
 
     /// Waits until the listener logged that it listens (and its unix socket exists).
