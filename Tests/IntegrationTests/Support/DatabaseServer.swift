@@ -21,6 +21,9 @@ final class DatabaseServer: @unchecked Sendable {
     let kind: Kind
     /// The data folder.
     let dataDirectory: String
+    /// MariaDB's temporary-table folder: private, because bootstraps sharing /tmp with the rest
+    /// of a busy machine failed in CI ("Could not remove temporary table '/tmp/#sql-temptable-…'").
+    private let temporaryDirectory: String
     private let directory: TestDirectory
     private let lock = NSLock()
     private var process: ChildProcess?
@@ -31,6 +34,9 @@ final class DatabaseServer: @unchecked Sendable {
         self.kind = kind
         self.directory = directory
         dataDirectory = try directory.folder(kind.rawValue)
+        temporaryDirectory = try directory.folder("\(kind.rawValue)-tmp")
+        // Sticky and world-writable like /tmp: as root the server runs as `mysql`.
+        guard chmod(temporaryDirectory, 0o1777) == 0 else { throw TestFailure("chmod \(temporaryDirectory) failed") }
     }
 
     /// Starts private PostgreSQL and MariaDB servers side by side; if one fails, the other
@@ -141,8 +147,8 @@ final class DatabaseServer: @unchecked Sendable {
             ])
         case .mariadb:
             var installArguments = [
-                "--no-defaults", "--datadir=\(dataDirectory)", "--skip-test-db", "--auth-root-authentication-method=normal",
-                "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M",
+                "--no-defaults", "--datadir=\(dataDirectory)", "--tmpdir=\(temporaryDirectory)", "--skip-test-db",
+                "--auth-root-authentication-method=normal", "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M",
             ]
             if Network.isRoot { installArguments.append("--user=mysql") }
             (executable, arguments) = (try tool("mariadb-install-db", package: "mariadb-server"), installArguments)
@@ -173,7 +179,8 @@ final class DatabaseServer: @unchecked Sendable {
             ])
         case .mariadb:
             var serverArguments = [
-                "--no-defaults", "--datadir=\(dataDirectory)", "--socket=\(dataDirectory)/sock", "--port=\(port)",
+                "--no-defaults", "--datadir=\(dataDirectory)", "--tmpdir=\(temporaryDirectory)", "--socket=\(dataDirectory)/sock",
+                "--port=\(port)",
                 "--bind-address=127.0.0.1", "--pid-file=\(dataDirectory)/pid", "--skip-log-bin", "--skip-name-resolve",
                 "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--innodb-flush-log-at-trx-commit=2",
             ]
