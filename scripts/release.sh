@@ -4,15 +4,13 @@
 # config into dist/contact-listener-VERSION-linux-x86_64.tar.gz (+ .sha256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh libfcgi-dev libmariadb-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-config binutils
+bash scripts/install-deps.sh libfcgi-dev libmariadb-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-config binutils python3 file
 scratch=${SCRATCH:-.build-release}
-# -static-executable links every archive; libmariadb.a doesn't name its own dependencies,
-# so OpenSSL and zlib come explicitly (pkg-config --static --libs libmariadb).
-swift build -c release --product contact-listener --scratch-path "$scratch" \
-  -Xswiftc -static-executable \
-  -Xlinker -l:libfcgi.a -Xlinker -l:libmariadb.a -Xlinker -l:libsqlite3.a \
-  -Xlinker -l:libssl.a -Xlinker -l:libcrypto.a -Xlinker -l:libz.a -Xlinker -ldl
-bin="$scratch/release/contact-listener"
+# A normal release build, then the static link from its objects (scripts/static-link.sh
+# says how): the same binary as `-Xswiftc -static-executable`, without compiling twice.
+swift build -c release --product contact-listener --scratch-path "$scratch"
+bin="$scratch/release/contact-listener-static"
+bash scripts/static-link.sh "$scratch" "$bin"
 version=$("$bin" --version | awk '{print $1}')
 name="contact-listener-$version-linux-x86_64"
 stage="dist/$name"

@@ -76,7 +76,8 @@ enum DeployRelease {
                          seconds: Date().timeIntervalSince(started))
         }
         // The static link failed (or something else did): keep the linker's words, then
-        // build the plain release binary so the test can still run the recipe.
+        // take the plain release binary release.sh links from (built already unless the
+        // compile itself failed) so the test can still run the recipe.
         let errorLines = log.split(separator: "\n").filter {
             $0.contains("error") || $0.contains("undefined reference") || $0.contains("ld.") || $0.contains("cannot find")
         }.prefix(40).joined(separator: "\n")
@@ -85,13 +86,13 @@ enum DeployRelease {
         let scratch = ProcessInfo.processInfo.environment["SCRATCH"] ?? ".build-release"
         let fallback = try ChildProcess(
             name: "swift build -c release", executable: swift,
-            arguments: ["build", "-c", "release", "--product", "contact-listener", "--scratch-path", scratch + "-dynamic"],
+            arguments: ["build", "-c", "release", "--product", "contact-listener", "--scratch-path", scratch],
             environment: buildEnvironment, directory: repository,
             stdoutPath: "\(logFolder)/fallback.out", stderrPath: "\(logFolder)/fallback.err")
         guard fallback.waitForExit(timeout: 60 * 60) == .exited(0) else {
             throw TestFailure("the static build failed AND the release build failed\n\(failure)\n\(fallback.diagnostics())")
         }
-        return Build(tarball: nil, binary: "\(repository)/\(scratch)-dynamic/release/contact-listener", staticFailure: failure,
+        return Build(tarball: nil, binary: "\(repository)/\(scratch)/release/contact-listener", staticFailure: failure,
                      log: log + "\n" + fallback.stdout, seconds: Date().timeIntervalSince(started))
     }
 
