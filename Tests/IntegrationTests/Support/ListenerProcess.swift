@@ -35,6 +35,8 @@ struct ListenerConfig {
     /// The jsonl handler's path, relative to the config file's folder.
     var eventsPath = "data/events.jsonl"
     var fsync = true
+    /// `log_file:`, relative to the config file's folder (nil: the log goes to stderr).
+    var logFile: String?
 
     var yaml: String {
         var lines = ["# written by the integration tests"]
@@ -42,6 +44,7 @@ struct ListenerConfig {
         lines.append("socket_mode: \"0660\"")
         if let socketGroup { lines.append("socket_group: \(socketGroup)") }
         lines.append("threads: \(threads)")
+        if let logFile { lines.append("log_file: \(logFile)") }
         var limits: [String] = []
         if let maxBodyBytes { limits.append("max_body_bytes: \(maxBodyBytes)") }
         if let maxVars { limits.append("max_vars: \(maxVars)") }
@@ -83,12 +86,15 @@ final class ListenerProcess: Sendable {
     let endpoint: ListenerEndpoint
     let configPath: String
     let eventsPath: String
+    /// The config's `log_file` (nil: the log is the process's stderr).
+    let logFilePath: String?
 
-    private init(process: ChildProcess, endpoint: ListenerEndpoint, configPath: String, eventsPath: String) {
+    private init(process: ChildProcess, endpoint: ListenerEndpoint, configPath: String, eventsPath: String, logFilePath: String?) {
         self.process = process
         self.endpoint = endpoint
         self.configPath = configPath
         self.eventsPath = eventsPath
+        self.logFilePath = logFilePath
     }
 
     /// Writes `config` (with `listen:` set to `endpoint`) and runs
@@ -109,7 +115,7 @@ final class ListenerProcess: Sendable {
                 stdoutPath: directory.file("listener.\(attempt).out"), stderrPath: directory.file("listener.\(attempt).log"))
             return ListenerProcess(
                 process: process, endpoint: endpoint, configPath: configPath,
-                eventsPath: directory.file(rendered.eventsPath))
+                eventsPath: directory.file(rendered.eventsPath), logFilePath: rendered.logFile.map(directory.file))
         }
     }
 
@@ -159,7 +165,7 @@ final class ListenerProcess: Sendable {
                 stdoutPath: directory.file("listener.\(attempt).out"), stderrPath: directory.file("listener.\(attempt).log"))
             return ListenerProcess(
                 process: process, endpoint: endpoint, configPath: configPath,
-                eventsPath: directory.file(rendered.eventsPath))
+                eventsPath: directory.file(rendered.eventsPath), logFilePath: rendered.logFile.map(directory.file))
         }
     }
 
@@ -167,11 +173,12 @@ final class ListenerProcess: Sendable {
     func waitUntilReady(timeout: Double = 30) async throws {
         let process = self.process
         let endpoint = self.endpoint
+        let logFilePath = self.logFilePath
         let ready = try await offload {
             poll(timeout: timeout) {
                 if !process.isRunning { return true }
                 if case .unix(let path) = endpoint, !pathExists(path) { return false }
-                return process.stderr.contains("listening")
+                return (logFilePath.map(readText) ?? process.stderr).contains("listening")
             }
         }
         guard ready, process.isRunning else {
