@@ -49,11 +49,13 @@ struct HTTPHandlerTests {
               - type: http
                 name: form
                 url: "${CRM_URL}/form"
+                idempotency_header: ""
                 content_type: application/x-www-form-urlencoded
                 body: "email={{contact.email}}&name={{field:First Name}}&note={{field:Note}}&missing={{field:Nickname}}"
               - type: http
                 name: raw
                 url: "${CRM_URL}/raw"
+                idempotency_header: X-Event-Id
 
             """, environment: environment)
         defer { stack.stop() }
@@ -82,6 +84,7 @@ struct HTTPHandlerTests {
         #expect(crm.header("X-Literal") == "static value")
         #expect(crm.header("Content-Type") == "application/json")
         #expect(crm.header("User-Agent")?.hasPrefix("contact-listener/") == true, "\(String(describing: crm.header("User-Agent")))")
+        #expect(crm.header("Idempotency-Key") == requestID, "the event's request id, by default")
         let expectedTemplate = #"{"email":"ann.lee+crm@example.com","first_name":"Ann \"Annie\" Lee","nickname":null,"#
             + #""greeting":"Hello Ann \"Annie\" Lee <ann.lee+crm@example.com>, !","transaction":"tx-http-1","score":"42","#
             + #""source":"contact-listener","active":true,"weight":1.5,"count":42,"nothing":null,"quoted_number":"42","#
@@ -97,6 +100,7 @@ struct HTTPHandlerTests {
         let form = try #require(requests.first { $0.path == "/form" })
         #expect(form.method == "POST")
         #expect(form.header("Content-Type") == "application/x-www-form-urlencoded")
+        #expect(form.header("Idempotency-Key") == nil, "idempotency_header: \"\" sends none")
         #expect(form.body == "email=ann.lee%2Bcrm%40example.com&name=Ann%20%22Annie%22%20Lee&note=a%26b%3Dc%20d%2F%C3%BC&missing=",
                 "form body: \(form.body)")
 
@@ -105,6 +109,7 @@ struct HTTPHandlerTests {
         #expect(raw.method == "POST")
         #expect(raw.header("Content-Type") == "application/json")
         #expect(raw.header("Authorization") == nil, "a handler without headers sends no secret")
+        #expect(raw.header("X-Event-Id") == requestID && raw.header("Idempotency-Key") == nil, "idempotency_header renames it")
         let lines = JSONLines(path: directory.file("events.jsonl"))
         #expect(lines.raw.count == 1)
         #expect(raw.body == lines.raw.first, "default body\n got: \(raw.body)\nwant: \(lines.raw.first ?? "")")
@@ -118,30 +123,26 @@ struct HTTPHandlerTests {
         #expect(canonicalJSON(shown["event"] ?? NSNull()) == canonicalJSON(event), "spool show differs from what was sent")
     }
 
-    @Test("check-config rejects an unknown placeholder and a non-http URL with file:line errors")
-    func configErrors() async throws {
+    @Test("check-config rejects an unknown placeholder, a non-http URL and header names RFC 9110 forbids, with file:line errors",
+          arguments: [
+              ("unknown", "body:\n      email: \"{{contact.mail}}\"", 5, "{{contact.mail}}"),
+              ("scheme", "", 3, "ftp://example.com/x"),
+              ("header", "headers:\n      \"X Api Key\": abc", 5, "'X Api Key' is not a header name"),
+              ("idempotency", "idempotency_header: \"Idempotency Key\"", 4, "'Idempotency Key' is not a header name"),
+          ])
+    func configErrors(name: String, options: String, line: Int, mentioning: String) async throws {
         let directory = try TestDirectory("http-cfg")
         defer { directory.remove() }
-        let unknown = try directory.write("unknown.yaml", """
+        let url = name == "scheme" ? "ftp://example.com/x" : "http://127.0.0.1:9/x"
+        let config = try directory.write("\(name).yaml", """
             handlers:
               - type: http
-                url: "http://127.0.0.1:9/x"
-                body:
-                  email: "{{contact.mail}}"
+                url: "\(url)"
+                \(options)
 
             """)
-        var result = try runCommand(["check-config", "--config", unknown], in: directory)
+        let result = try runCommand(["check-config", "--config", config], in: directory)
         #expect(result.exit != .exited(0), "\(result)")
-        #expect(result.stderr.contains("unknown.yaml:5") && result.stderr.contains("{{contact.mail}}"), "\(result)")
-
-        let scheme = try directory.write("scheme.yaml", """
-            handlers:
-              - type: http
-                url: "ftp://example.com/x"
-
-            """)
-        result = try runCommand(["check-config", "--config", scheme], in: directory)
-        #expect(result.exit != .exited(0), "\(result)")
-        #expect(result.stderr.contains("scheme.yaml:3") && result.stderr.contains("ftp://example.com/x"), "\(result)")
+        #expect(result.stderr.contains("\(name).yaml:\(line)") && result.stderr.contains(mentioning), "\(result)")
     }
 }

@@ -47,8 +47,13 @@ struct SpoolRetryTests {
         #expect(Set(grouped.keys) == Set(ids), "the backend saw other bodies: \(grouped.keys.sorted())")
         let schedule = [1.0, 1.0, 2.0]
         let rows = try stack.cli.list(handler: "crm")
+        var keys: Set<String> = []
         for id in ids {
             let attempts = grouped[id] ?? []
+            // Every attempt for one event carries the same Idempotency-Key, and no other event's.
+            let eventKeys = Set(attempts.map { $0.header("Idempotency-Key") ?? "(none)" })
+            #expect(eventKeys.count == 1 && !eventKeys.contains("(none)"), "\(id): Idempotency-Key by attempt: \(eventKeys)")
+            keys.formUnion(eventKeys)
             // Delivered exactly once (one 200), after its failures.
             #expect(attempts.filter { $0.status == 200 }.count == 1, "\(id): \(attempts)")
             #expect(attempts.last?.status == 200, "\(id): \(attempts)")
@@ -65,6 +70,7 @@ struct SpoolRetryTests {
             #expect(row?["attempts"] as? Int == attempts.count, "spool attempts differ from the requests the backend saw: \(String(describing: row))")
             #expect(row?["last_error"] is NSNull, "a delivered row keeps an error: \(String(describing: row))")
         }
+        #expect(keys.count == ids.count, "one Idempotency-Key per event: \(keys)")
     }
 
     @Test("backend always 500: dead letters after the last attempt; fixed backend + `spool retry --all-dead` delivers them")

@@ -5,6 +5,9 @@ import NIOHTTP1
 /// `type: http`: forwards each event to a CRM's API (or any URL), as the event's JSON or
 /// through a body template. Every 2xx is success; 429 and 5xx are retried (honouring
 /// `Retry-After`); another 4xx is a permanent failure, logged with the response body.
+/// Every attempt for one event carries the same `Idempotency-Key` (the event's request id),
+/// so an API that honours the header stores a retried event once even when an attempt timed
+/// out after the API had stored it (draft-ietf-httpapi-idempotency-key-header).
 public final class HTTPForwardHandler: ContactHandler {
     /// The handler's configured name.
     public let name: String
@@ -13,17 +16,23 @@ public final class HTTPForwardHandler: ContactHandler {
     private let headers: [(String, String)]
     private let body: BodyTemplate
     private let contentType: String
+    private let idempotencyHeader: String?
     private let timeout: Int64
     private let client: HTTPClient
 
-    /// Creates a handler; `timeout` is in milliseconds.
-    public init(name: String, url: String, method: HTTPMethod, headers: [(String, String)], body: BodyTemplate, contentType: String, timeout: Int64) {
+    /// Creates a handler; `timeout` is in milliseconds; `idempotencyHeader` (nil: none)
+    /// carries the event's request id.
+    public init(
+        name: String, url: String, method: HTTPMethod, headers: [(String, String)], body: BodyTemplate, contentType: String,
+        idempotencyHeader: String? = "Idempotency-Key", timeout: Int64
+    ) {
         self.name = name
         self.url = url
         self.method = method
         self.headers = headers
         self.body = body
         self.contentType = contentType
+        self.idempotencyHeader = idempotencyHeader
         self.timeout = timeout
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .milliseconds(min(timeout, 10_000)), read: .milliseconds(timeout))
@@ -41,6 +50,7 @@ public final class HTTPForwardHandler: ContactHandler {
         }
         request.headers.add(name: "Content-Type", value: contentType)
         request.headers.add(name: "User-Agent", value: "contact-listener/\(ContactListener.version)")
+        if let idempotencyHeader { request.headers.add(name: idempotencyHeader, value: delivery.event.metadata.requestID) }
         for (header, value) in headers { request.headers.replaceOrAdd(name: header, value: value) }
         request.body = .bytes(body.render(delivery))
         let response: HTTPClient.Response
@@ -80,6 +90,7 @@ public final class HTTPForwardHandler: ContactHandler {
             ("headers", "a mapping of header names to values, e.g. Authorization: \"Bearer ${CRM_TOKEN}\""),
             ("body", "omit to send the event's JSON; a mapping is a JSON template with {{contact.email}}, {{field:First Name}}, …"),
             ("content_type", "default application/json"),
+            ("idempotency_header", "the header carrying the event's request id, the same on every retry (default Idempotency-Key; \"\" sends none)"),
             ("timeout", "per attempt, e.g. 10s (default)"),
         ]
 
@@ -97,15 +108,36 @@ public final class HTTPForwardHandler: ContactHandler {
             if let headerNode = options["headers"] {
                 try headerNode.requireMapping(allowed: headerNode.keys)
                 for key in headerNode.keys {
+                    try requireHeaderName(key, at: headerNode[key] ?? headerNode)
                     headers.append((key, try headerNode[key]?.string() ?? ""))
                 }
             }
             let contentType = try options["content_type"]?.string() ?? "application/json"
+            var idempotencyHeader: String? = "Idempotency-Key"
+            if let node = options["idempotency_header"] {
+                let value = try node.string()
+                if !value.isEmpty { try requireHeaderName(value, at: node) }
+                idempotencyHeader = value.isEmpty ? nil : value
+            }
             let timeout = try options["timeout"]?.duration(in: 1...3_600_000) ?? 10_000
             let body = try BodyTemplate.compile(options["body"], contentType: contentType)
             return HTTPForwardHandler(
                 name: configuration.name, url: url, method: HTTPMethod(rawValue: methodText), headers: headers,
-                body: body, contentType: contentType, timeout: timeout)
+                body: body, contentType: contentType, idempotencyHeader: idempotencyHeader, timeout: timeout)
+        }
+
+        /// Throws at `node` unless `name` is a header name: RFC 9110 §5.6.2, a non-empty
+        /// `token` of `tchar`s (AsyncHTTPClient would refuse it on every attempt instead).
+        static func requireHeaderName(_ name: String, at node: ConfigNode) throws(ConfigurationError) {
+            let valid = !name.isEmpty && name.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"):
+                    return true
+                default:
+                    return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+                }
+            }
+            guard valid else { throw node.error("'\(name)' is not a header name (RFC 9110 allows letters, digits and !#$%&'*+-.^_`|~)") }
         }
     }
 }
