@@ -7,16 +7,20 @@ import Darwin
 /// The process environment and the executable's location, read without Foundation
 /// (CGI mode starts per request, so start-up work must stay small).
 public enum ProcessEnvironment {
-    /// The environment as a dictionary.
+    /// The environment as a dictionary (an entry without `=` is skipped; the first `=`
+    /// ends the name, as getenv(3) reads it).
     public static var current: [String: String] {
+        var count = 0
+        while environ[count] != nil { count += 1 }
         var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
+        result.reserveCapacity(count)
+        for index in 0..<count {
+            guard let entry = environ[index] else { continue }
+            // Split on the byte, not a Character: String.firstIndex(of:) runs grapheme
+            // breaking, a quarter of a CGI request's environment work (issue 7).
+            let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self), count: strlen(entry))
+            guard let equals = ByteSearch.firstIndex(of: UInt8(ascii: "="), in: bytes) else { continue }
+            result[String(decoding: bytes[..<equals], as: UTF8.self)] = String(decoding: bytes[(equals + 1)...], as: UTF8.self)
         }
         return result
     }
