@@ -25,19 +25,9 @@ public final class JSONLinesHandler: ContactHandler {
         self.name = name
         self.path = path
         try FileSystem.createDirectories(FileSystem.directory(of: path))
-        let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)  // read: its last byte, below
+        let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)  // read: the byte before our first line
         guard descriptor >= 0 else { throw SystemError("open", path) }
-        // A file that ends mid-line (a short write before a restart) gets its next line on
-        // a line of its own.
-        var status = stat()
-        var brokenLine = false
-        if fstat(descriptor, &status) == 0, status.st_size > 0 {
-            var last: UInt8 = 0
-            if pread(descriptor, &last, 1, status.st_size - 1) == 1, last != UInt8(ascii: "\n") {
-                brokenLine = true
-            }
-        }
-        let file = AppendFile(fd: descriptor, path: path, brokenLine: brokenLine)
+        let file = AppendFile(fd: descriptor, path: path)
         self.file = file
         guard fsync else {
             groupCommit = nil
@@ -167,42 +157,67 @@ public final class JSONLinesHandler: ContactHandler {
     }
 }
 
-/// The file a `JSONLinesHandler` appends to, with its broken-line flag.
+/// The file a `JSONLinesHandler` appends to, and what it knows of the file's last line.
 private final class AppendFile: Sendable {
     let fd: Int32
     let path: String
-    /// True while the file ends mid-line (after a short write, or found so at start), so the
-    /// next write starts on a line of its own. The flag is checked and updated under its lock
-    /// together with the write itself, so they don't interleave between threads.
-    private let brokenLine: Mutex<Bool>
+    private struct Tail {
+        /// True after our own short write: the file ends mid-line, so the next write starts
+        /// with a newline. Cleared once a write fully succeeded.
+        var broken = false
+        /// True once a write of ours has checked the byte before it (see `write`).
+        var checked = false
+    }
+    /// Checked and updated under its lock together with the write itself, so threads don't
+    /// interleave between the two.
+    private let tail = Mutex(Tail())
 
-    init(fd: Int32, path: String, brokenLine: Bool) {
+    init(fd: Int32, path: String) {
         self.fd = fd
         self.path = path
-        self.brokenLine = Mutex(brokenLine)
     }
 
     /// One `write` of `lines` (whole lines); throws, acknowledging nothing, if it falls short.
+    ///
+    /// The first write also checks that the file did not end mid-line before it (an earlier
+    /// process's short write, on a full disk or killed mid-write): it reads the byte just
+    /// before its own first byte, which a finished write put there (`O_APPEND` writes are
+    /// serialized). When that byte is not a newline, our first line was glued to the
+    /// fragment, making one line of invalid JSON that readers skip, and it is written once
+    /// more on a line of its own (the lines after it are whole already). Checking at open instead (the last byte of the file) raced with
+    /// another process's write in progress, whose size the kernel shows before its last
+    /// bytes, and added a stray empty line (CGI test, issue 7 session 3).
     func write(_ lines: [UInt8]) throws(SystemError) {
-        let failure: SystemError? = brokenLine.withLock { brokenLine in
-            // After a short write the file ends mid-line; the next line must start on its own.
-            // The flag is cleared only once a write fully succeeded.
+        let failure: SystemError? = tail.withLock { tail in
+            let prefixed = tail.broken
             var bytes = lines
-            if brokenLine { bytes.insert(UInt8(ascii: "\n"), at: 0) }
-            let (written, code) = bytes.withUnsafeBytes { buffer in
-                let count = Glibc.write(fd, buffer.baseAddress, buffer.count)
-                return (count, errno)
-            }
-            if written == bytes.count {
-                brokenLine = false
-                return nil
-            }
-            // A short append (disk full) must not be acknowledged; the partial line is
-            // incomplete JSON that readers skip.
-            if written > 0 { brokenLine = true }
-            return SystemError("write", path, code: written < 0 ? code : ENOSPC)
+            if prefixed { bytes.insert(UInt8(ascii: "\n"), at: 0) }
+            if let failure = writeWhole(bytes, tail: &tail) { return failure }
+            guard !tail.checked else { return nil }
+            tail.checked = true
+            let end = lseek(fd, 0, SEEK_CUR)
+            let start = end - off_t(bytes.count)
+            var before: UInt8 = UInt8(ascii: "\n")
+            guard !prefixed, start > 0, pread(fd, &before, 1, start - 1) == 1, before != UInt8(ascii: "\n"),
+                  let firstEnd = lines.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+            return writeWhole(Array(lines[...firstEnd]), tail: &tail)
         }
         if let failure { throw failure }
     }
 
+    /// One `write(2)` of `bytes`; on a short one the file is left ending mid-line.
+    private func writeWhole(_ bytes: [UInt8], tail: inout Tail) -> SystemError? {
+        let (written, code) = bytes.withUnsafeBytes { buffer in
+            let count = Glibc.write(fd, buffer.baseAddress, buffer.count)
+            return (count, errno)
+        }
+        if written == bytes.count {
+            tail.broken = false
+            return nil
+        }
+        // A short append (disk full) must not be acknowledged; the partial line is
+        // incomplete JSON that readers skip.
+        if written > 0 { tail.broken = true }
+        return SystemError("write", path, code: written < 0 ? code : ENOSPC)
+    }
 }
