@@ -19,6 +19,9 @@ according to a plan the test writes (and may rewrite while it runs).
   optional `headers` (a mapping) and `body` (text; default a small JSON). "paths" picks
   steps by the request path without its query ("steps" is the fallback). "delay" (seconds)
   is slept before answering. Counters restart whenever the plan file's contents change.
+  "count_by": a request header (e.g. "Idempotency-Key") whose values keep counters of their
+  own, so that a plan like "fail twice, then 200" holds for every event however their
+  attempts interleave; "index" is then per path and header value.
 - SIGTERM or SIGINT ends it.
 """
 import argparse
@@ -75,8 +78,11 @@ class Handler(BaseHTTPRequestHandler):
                 plan = json.loads(text or "{}")
             except ValueError:
                 plan = {}
-            index = STATE["counters"].get(path, 0)
-            STATE["counters"][path] = index + 1
+            counter = path
+            if plan.get("count_by"):
+                counter = path + "\n" + (self.headers.get(plan["count_by"]) or "")
+            index = STATE["counters"].get(counter, 0)
+            STATE["counters"][counter] = index + 1
             step = pick(plan, path, index)
             status = int(step.get("status", 200))
             record = {
