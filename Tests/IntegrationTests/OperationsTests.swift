@@ -121,20 +121,18 @@ struct OperationsTests {
         #expect(try await listener.process.stopAsync() == .exited(0), "\(listener.process.diagnostics())")
     }
 
-    @Test("the status page's numbers match the requests sent (json, prometheus, html), token required; ping answers",
-          .timeLimit(.minutes(2)))
-    func statusPage() async throws {
-        let directory = try TestDirectory("ops-status")
-        defer { directory.remove() }
+    /// `serve` on a unix socket behind deploy/nginx/contact-listener.conf (which routes
+    /// /contact-listener and /contact-listener/…), with `status_path`, a token and a jsonl
+    /// handler; `extra` adds top-level config lines. Stop both from `defer`s.
+    static func startBehindRecipe(
+        in directory: TestDirectory, extra: String = ""
+    ) async throws -> (listener: ChildProcess, nginx: NginxSite, token: String) {
         let token = randomHex(16)
-        let run = try directory.folder("run")
-        let socket = "\(run)/listener.sock"
+        let socket = "\(try directory.folder("run"))/listener.sock"
         let configPath = try directory.write("contact-listener.yaml", """
             listen: "unix:\(socket)"
             \(WebServerUser.socketGroupLine)status_path: /contact-listener/status
-            ping_path: /contact-listener/ping
-            limits:
-              max_body_bytes: 4096
+            \(extra)
             verify:
               token: "\(token)"
             handlers:
@@ -143,10 +141,26 @@ struct OperationsTests {
 
             """)
         let listener = try await startServe(in: directory, configPath: configPath, socketPath: socket)
+        do {
+            let site = try DeployRecipe.render("nginx/contact-listener.conf", [("/run/contact-listener/listener.sock", socket)])
+            return (listener, try await NginxSite.start(in: directory, serverBody: site), token)
+        } catch {
+            listener.stop()
+            throw error
+        }
+    }
+
+    @Test("the status page's numbers match the requests sent (json, prometheus, html), token required; ping answers",
+          .timeLimit(.minutes(2)))
+    func statusPage() async throws {
+        let directory = try TestDirectory("ops-status")
+        defer { directory.remove() }
+        let (listener, nginx, token) = try await Self.startBehindRecipe(in: directory, extra: """
+            ping_path: /contact-listener/ping
+            limits:
+              max_body_bytes: 4096
+            """)
         defer { listener.stop() }
-        // deploy/nginx/contact-listener.conf routes /contact-listener and /contact-listener/….
-        let site = try DeployRecipe.render("nginx/contact-listener.conf", [("/run/contact-listener/listener.sock", socket)])
-        let nginx = try await NginxSite.start(in: directory, serverBody: site)
         defer { nginx.stop() }
         let hook = "\(nginx.url)/contact-listener"
         func post(_ query: String, _ body: String) async throws -> HTTPResponse {
@@ -212,23 +226,8 @@ struct OperationsTests {
     func statusSurvivesReload() async throws {
         let directory = try TestDirectory("ops-status-hup")
         defer { directory.remove() }
-        let token = randomHex(16)
-        let run = try directory.folder("run")
-        let socket = "\(run)/listener.sock"
-        let configPath = try directory.write("contact-listener.yaml", """
-            listen: "unix:\(socket)"
-            \(WebServerUser.socketGroupLine)status_path: /contact-listener/status
-            verify:
-              token: "\(token)"
-            handlers:
-              - type: jsonl
-                path: \(directory.file("events.jsonl"))
-
-            """)
-        let listener = try await startServe(in: directory, configPath: configPath, socketPath: socket)
+        let (listener, nginx, token) = try await Self.startBehindRecipe(in: directory)
         defer { listener.stop() }
-        let site = try DeployRecipe.render("nginx/contact-listener.conf", [("/run/contact-listener/listener.sock", socket)])
-        let nginx = try await NginxSite.start(in: directory, serverBody: site)
         defer { nginx.stop() }
         for index in 0..<3 {
             let response = try await curlRequest("\(nginx.url)/contact-listener?token=\(token)", method: "POST",
