@@ -371,17 +371,6 @@ struct ExecHandlerTests {
     }
 }
 
-/// The pids whose parent is `parent` (from /proc).
-func children(of parent: Int32) -> [Int32] {
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return entries.compactMap(Int32.init).filter { pid in
-        let stat = readText("/proc/\(pid)/stat")
-        guard let close = stat.lastIndex(of: ")") else { return false }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 1 && Int32(fields[1]) == parent
-    }
-}
-
 /// True while `pid` exists and is not a zombie.
 func isAlive(_ pid: Int32) -> Bool {
     let stat = readText("/proc/\(pid)/stat")

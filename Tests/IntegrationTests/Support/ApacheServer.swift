@@ -110,7 +110,7 @@ final class ApacheServer: Sendable {
                 environment: childEnvironment(), directory: root,
                 stdoutPath: "\(root)/logs/stdout.\(attempt).log", stderrPath: "\(root)/logs/stderr.\(attempt).log")
             let server = ApacheServer(process: process, port: port, root: root, documentRoot: documentRoot)
-            let ready = try await offload { poll(timeout: 30) { !process.isRunning || Network.canConnect(port: port) } }
+            let ready = try await offload { poll(timeout: 30) { !process.isRunning || Network.isListening(port: port, processTree: process.pid) } }
             if ready && process.isRunning { return server }
             process.stop(signal: SIGKILL)
             lastError = TestFailure("Apache did not start on 127.0.0.1:\(port)\n\(server.diagnostics())")

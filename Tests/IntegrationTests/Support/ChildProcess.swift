@@ -250,3 +250,14 @@ func tool(_ name: String, package: String) throws -> String {
     }
     throw TestFailure("\(name) is not installed; the integration tests need it: apt-get install -y \(package)")
 }
+
+/// The pids whose parent is `parent` (from /proc).
+func children(of parent: Int32) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+        let stat = readText("/proc/\(pid)/stat")
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 && Int32(fields[1]) == parent
+    }
+}

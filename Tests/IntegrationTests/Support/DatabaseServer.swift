@@ -192,7 +192,7 @@ final class DatabaseServer: @unchecked Sendable {
             directory: directory.path, stdoutPath: directory.file("\(kind.rawValue).\(attempt).out"),
             stderrPath: directory.file("\(kind.rawValue).\(attempt).log"))
         lock.withLock { process = server }
-        let ready = poll(timeout: 60) { !server.isRunning || Network.canConnect(port: port) }
+        let ready = poll(timeout: 60) { !server.isRunning || Network.isListening(port: port, processTree: server.pid) }
         guard ready, server.isRunning else {
             throw TestFailure("\(kind.rawValue) did not start listening on 127.0.0.1:\(port)\n\(server.diagnostics())")
         }

@@ -262,7 +262,7 @@ final class NginxSite: Sendable {
                 environment: childEnvironment(), directory: prefix,
                 stdoutPath: "\(prefix)/logs/stdout.\(attempt).log", stderrPath: "\(prefix)/logs/stderr.\(attempt).log")
             let site = NginxSite(process: process, port: port, prefix: prefix, documentRoot: documentRoot)
-            let ready = try await offload { poll(timeout: 30) { !process.isRunning || Network.canConnect(port: port) } }
+            let ready = try await offload { poll(timeout: 30) { !process.isRunning || Network.isListening(port: port, processTree: process.pid) } }
             if ready && process.isRunning { return site }
             process.stop(signal: SIGKILL)
             lastError = TestFailure("nginx did not start on 127.0.0.1:\(port)\n\(site.diagnostics())")

@@ -43,15 +43,39 @@ enum Network {
         return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
-    /// True when a TCP connection to 127.0.0.1:`port` succeeds (it is closed at once).
-    static func canConnect(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = loopback(port: port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+    /// True when `pid` or one of its descendants holds a socket listening on `port` (read
+    /// from /proc/net/tcp{,6} and the processes' descriptors). A server that lost the race
+    /// for a free port to another test's server would otherwise look ready (a connect to
+    /// the port reaching the other one), and the test would talk to the wrong server.
+    static func isListening(port: Int, processTree pid: Int32) -> Bool {
+        let inodes = listeningSocketInodes(port: port)
+        guard !inodes.isEmpty else { return false }
+        var pending = [pid]
+        while let process = pending.popLast() {
+            let folder = "/proc/\(process)/fd"
+            for fd in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/\(fd)"),
+                      target.hasPrefix("socket:["), target.hasSuffix("]") else { continue }
+                if inodes.contains(String(target.dropFirst("socket:[".count).dropLast())) { return true }
+            }
+            pending += children(of: process)
+        }
+        return false
+    }
+
+    /// The inodes of the sockets in state LISTEN (0A) on `port`, any address.
+    private static func listeningSocketInodes(port: Int) -> Set<String> {
+        let portSuffix = ":" + String(port, radix: 16, uppercase: true).leftPadded(to: 4)
+        var inodes: Set<String> = []
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …"
+            for line in readText(table).split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, fields[1].hasSuffix(portSuffix), fields[3] == "0A" else { continue }
+                inodes.insert(String(fields[9]))
+            }
+        }
+        return inodes
     }
 
     private static func loopback(port: Int) -> sockaddr_in {
@@ -65,4 +89,9 @@ enum Network {
     /// True when the tests run as root (CI does): then nginx's workers run as `nobody`,
     /// and the unix socket must belong to group `nogroup` for them to connect.
     static var isRoot: Bool { geteuid() == 0 }
+}
+
+private extension String {
+    /// Padded on the left with zeros to `width` characters.
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -44,7 +44,7 @@ final class Nginx: Sendable {
                 stdoutPath: "\(prefix)/logs/stdout.\(attempt).log", stderrPath: "\(prefix)/logs/stderr.\(attempt).log")
             let nginx = Nginx(process: process, port: port, prefix: prefix)
             let ready = try await offload {
-                poll(timeout: 30) { !process.isRunning || Network.canConnect(port: port) }
+                poll(timeout: 30) { !process.isRunning || Network.isListening(port: port, processTree: process.pid) }
             }
             if ready && process.isRunning { return nginx }
             process.stop(signal: SIGKILL)
