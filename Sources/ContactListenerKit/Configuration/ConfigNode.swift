@@ -23,16 +23,20 @@ public struct ConfigNode: @unchecked Sendable {
 
     /// A node built by the program (defaults, shorthands): a mapping of plain strings.
     ///
-    /// Built with Yams' basic resolver and an empty constructor: `Node`'s string literals use
+    /// Built with Yams' basic resolver and `treeConstructor()`: `Node`'s string literals use
     /// `Resolver.default`, whose first use compiles ICU regular expressions (9 M instructions,
-    /// a fifth of a CGI request), and `Constructor.default` builds three tables of tag
-    /// handlers on every call (0.8 M for the defaults), which a node never uses (issue 7).
+    /// a fifth of a CGI request), and `Constructor.default` (issue 7).
     public static func built(_ pairs: KeyValuePairs<String, String>, path: String, file: String, environment: [String: String]) -> ConfigNode {
-        let constructor = Constructor([:], [:], [:])
+        let constructor = treeConstructor()
         let tag = { Tag(.implicit, .basic, constructor) }
         let mapping = Node.Mapping(pairs.map { (Node.scalar(.init($0.key, tag())), Node.scalar(.init($0.value, tag()))) }, tag(), .block)
         return ConfigNode(node: .mapping(mapping), path: path, file: file, environment: environment)
     }
+
+    /// A Yams constructor without tag handlers: a `Node` tree needs none, and
+    /// `Constructor.default` builds three tables of them on every use (0.8 M instructions of
+    /// a CGI request for the built-in defaults alone, issue 7).
+    static func treeConstructor() -> Constructor { Constructor([:], [:], [:]) }
 
     /// An error about this node.
     public func error(_ reason: String) -> ConfigurationError {

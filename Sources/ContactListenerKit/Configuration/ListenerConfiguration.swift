@@ -61,9 +61,9 @@ public struct ListenerConfiguration: Sendable {
             // Each argument spelled out, because each default is costly in a process that
             // serves one request (issue 7): the default resolver compiles regular expressions
             // through ICU (40% of a CGI request's start-up), the default constructor builds
-            // three tables of tag handlers that a Node tree never uses, and the default
+            // tables a Node tree never uses (`ConfigNode.treeConstructor`), and the default
             // encoding reads all of ProcessInfo's environment to look for YAMS_DEFAULT_ENCODING.
-            parsed = try Parser(yaml: text, resolver: .basic, constructor: Constructor([:], [:], [:]), encoding: .utf8)
+            parsed = try Parser(yaml: text, resolver: .basic, constructor: ConfigNode.treeConstructor(), encoding: .utf8)
                 .singleRoot()
         } catch let error as YamlError {
             let (line, reason) = Self.describe(error, text: text)

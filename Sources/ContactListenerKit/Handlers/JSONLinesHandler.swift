@@ -184,9 +184,10 @@ private final class AppendFile: Sendable {
     /// before its own first byte, which a finished write put there (`O_APPEND` writes are
     /// serialized). When that byte is not a newline, our first line was glued to the
     /// fragment, making one line of invalid JSON that readers skip, and it is written once
-    /// more on a line of its own (the lines after it are whole already). Checking at open instead (the last byte of the file) raced with
-    /// another process's write in progress, whose size the kernel shows before its last
-    /// bytes, and added a stray empty line (CGI test, issue 7 session 3).
+    /// more on a line of its own (the lines after it are whole already). Checking at open
+    /// instead (the file's last byte) raced with another process's write in flight, whose
+    /// size the kernel shows before its last bytes, and added a stray empty line (CI's
+    /// concurrent CGI test).
     func write(_ lines: [UInt8]) throws(SystemError) {
         let failure: SystemError? = tail.withLock { tail in
             let prefixed = tail.broken
