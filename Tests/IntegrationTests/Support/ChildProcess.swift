@@ -261,3 +261,13 @@ func children(of parent: Int32) -> [Int32] {
         return fields.count > 1 && Int32(fields[1]) == parent
     }
 }
+
+/// True while `pid` exists and is not a zombie.
+func isAlive(_ pid: Int32) -> Bool {
+    let stat = readText("/proc/\(pid)/stat")
+    if stat.isEmpty { return false }
+    // "PID (comm) STATE …": the state follows the last ')'.
+    guard let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).prefix(1)
+    return state != "Z" && state != "X"
+}

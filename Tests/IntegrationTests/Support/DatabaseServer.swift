@@ -23,7 +23,9 @@ final class DatabaseServer: @unchecked Sendable {
     let dataDirectory: String
     /// MariaDB's temporary-table folder: private, because bootstraps sharing /tmp with the rest
     /// of a busy machine failed in CI ("Could not remove temporary table '/tmp/#sql-temptable-…'").
-    private let temporaryDirectory: String
+    /// Made by `initialize()`.
+    private var temporaryDirectory: String { directory.file(Self.temporaryFolder) }
+    private static let temporaryFolder = "mariadb-tmp"
     private let directory: TestDirectory
     private let lock = NSLock()
     private var process: ChildProcess?
@@ -34,9 +36,6 @@ final class DatabaseServer: @unchecked Sendable {
         self.kind = kind
         self.directory = directory
         dataDirectory = try directory.folder(kind.rawValue)
-        temporaryDirectory = try directory.folder("\(kind.rawValue)-tmp")
-        // Sticky and world-writable like /tmp: as root the server runs as `mysql`.
-        guard chmod(temporaryDirectory, 0o1777) == 0 else { throw TestFailure("chmod \(temporaryDirectory) failed") }
     }
 
     /// Starts private PostgreSQL and MariaDB servers side by side; if one fails, the other
@@ -146,6 +145,9 @@ final class DatabaseServer: @unchecked Sendable {
                 "-D", dataDirectory, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8",
             ])
         case .mariadb:
+            try directory.folder(Self.temporaryFolder)
+            // Sticky and world-writable like /tmp: as root the server runs as `mysql`.
+            guard chmod(temporaryDirectory, 0o1777) == 0 else { throw TestFailure("chmod \(temporaryDirectory) failed") }
             var installArguments = [
                 "--no-defaults", "--datadir=\(dataDirectory)", "--tmpdir=\(temporaryDirectory)", "--skip-test-db",
                 "--auth-root-authentication-method=normal", "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M",

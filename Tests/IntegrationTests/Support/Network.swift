@@ -65,7 +65,7 @@ enum Network {
 
     /// The inodes of the sockets in state LISTEN (0A) on `port`, any address.
     private static func listeningSocketInodes(port: Int) -> Set<String> {
-        let portSuffix = ":" + String(port, radix: 16, uppercase: true).leftPadded(to: 4)
+        let portSuffix = String(format: ":%04X", port)
         var inodes: Set<String> = []
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
             // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …"
@@ -89,9 +89,4 @@ enum Network {
     /// True when the tests run as root (CI does): then nginx's workers run as `nobody`,
     /// and the unix socket must belong to group `nogroup` for them to connect.
     static var isRoot: Bool { geteuid() == 0 }
-}
-
-private extension String {
-    /// Padded on the left with zeros to `width` characters.
-    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
