@@ -61,7 +61,8 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["contact-listener"],
+            // The executable is what the tests run; the library lends its file reader.
+            dependencies: ["contact-listener", "ContactListenerKit"],
             // Scripts the tests run (a recording HTTP server, …), found through #filePath.
             exclude: ["Fixtures"]
         ),

@@ -13,7 +13,16 @@ swift build --build-tests
 # reuses every compiled dependency; the integration tests run the binary it produces.
 swift build --package-path Examples/CustomHandler --scratch-path .build
 echo "build: $((SECONDS - started)) s"
-swift test --skip-build
+# Every test folder goes inside one folder of this run, which marks the processes the
+# tests start; after the run none of them may still be running.
+CONTACT_LISTENER_TEST_TMPDIR=$(mktemp -d /tmp/clt-XXXXXX)
+export CONTACT_LISTENER_TEST_TMPDIR
+chmod 755 "$CONTACT_LISTENER_TEST_TMPDIR"   # nginx's and Apache's workers reach sockets in it
+status=0
+swift test --skip-build || status=$?
+bash scripts/leftover-processes.sh "$CONTACT_LISTENER_TEST_TMPDIR" || status=1
+[ "${INTEGRATION_KEEP_DIRS:-}" = 1 ] || rm -rf "$CONTACT_LISTENER_TEST_TMPDIR"
+[ "$status" -eq 0 ] || exit "$status"
 # CI runs a short pass (60 s per target); `FUZZ_SECONDS=3600 make fuzz` for a long one.
 FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash fuzz/run
 # The benchmark tools must keep building (nothing is timed here).

@@ -87,8 +87,14 @@ enum StandardInput {
 
 /// A process started by a test, with posix_spawn. Its stdout and stderr go to files (never
 /// pipes: reading them can't block), it inherits no descriptor beyond 0-2 and no signal
-/// mask or ignored signal from the test runner. `stop()` always ends it, by PID: SIGTERM,
-/// then SIGKILL after a timeout; `deinit` kills anything still running as a last resort.
+/// mask or ignored signal from the test runner. It leads a process group of its own.
+///
+/// `stop()` always ends it, by PID: the signal (SIGTERM), then SIGKILL after a timeout.
+/// Then it ends whatever the process started and left behind, whether the process exited
+/// cleanly or was killed: every member of its group, and every descendant seen before the
+/// signal (PostgreSQL's backends call setsid, so only the tree finds them). An nginx master
+/// killed with SIGKILL would otherwise leave its workers running, and mod_fcgid's children
+/// outlive a killed Apache. `deinit` does the same as a last resort.
 ///
 /// Not Foundation.Process: in Swift 6.3.1 its `run()` on Linux crashes now and then (an
 /// over-read of `dirent.d_name` in findMaximumOpenFromProcSelfFD, swift-corelibs-foundation
@@ -104,6 +110,8 @@ final class ChildProcess: @unchecked Sendable {
     let commandLine: String
     /// The process id.
     let pid: pid_t
+    /// /proc's start time of `pid`, to tell it from a later process with the same pid.
+    private let startTime: UInt64?
     private let lock = NSLock()
     private var exit: ExitStatus?
 
@@ -144,7 +152,9 @@ final class ChildProcess: @unchecked Sendable {
         sigemptyset(&none)
         posix_spawnattr_setsigdefault(&attributes, &all)
         posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        // A group of its own: `stop()` can end everything the process started, by group.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -158,12 +168,15 @@ final class ChildProcess: @unchecked Sendable {
             throw TestFailure("can't start \(name) (\(commandLine)): \(String(cString: strerror(status)))")
         }
         pid = child
+        startTime = ProcessEntry.read(child)?.startTime
     }
 
     deinit {
         if isRunning {
+            let family = self.family()
             kill(pid, SIGKILL)
             _ = waitForExit(timeout: 5)
+            endLeftovers(family)
         }
     }
 
@@ -209,10 +222,49 @@ final class ChildProcess: @unchecked Sendable {
     /// `timeout` seconds. Returns how it ended. Safe to call again once it has exited.
     @discardableResult
     func stop(signal: Int32 = SIGTERM, timeout: Double = 15) -> ExitStatus {
+        let family = self.family()
         send(signal)
-        if let status = waitForExit(timeout: timeout) { return status }
-        send(SIGKILL)
-        return waitForExit(timeout: 10) ?? ExitStatus(code: SIGKILL, signaled: true)
+        var status = waitForExit(timeout: timeout)
+        if status == nil {
+            send(SIGKILL)
+            status = waitForExit(timeout: 10)
+        }
+        endLeftovers(family)
+        return status ?? ExitStatus(code: SIGKILL, signaled: true)
+    }
+
+    /// Everything the process started that runs now: its descendants and its group's members.
+    private func family() -> [ProcessEntry] {
+        let table = ProcessTable()
+        return Array(Set(table.descendants(of: pid) + table.members(ofGroup: pid)).filter { $0.pid != pid })
+    }
+
+    /// SIGKILLs what is left of `family`, and of the process group, once the process has
+    /// ended, then waits until none of it runs. What survives is reported on stderr; the
+    /// check after the run (scripts/leftover-processes.sh) fails on it.
+    private func endLeftovers(_ family: [ProcessEntry]) {
+        func leftovers() -> [ProcessEntry] {
+            let table = ProcessTable()
+            var left = Set(family.filter { table.isLive($0) })
+            // The group outlives its leader while a member runs, and its id can't be reused
+            // meanwhile; a member forked after the snapshot is found here. Unless the pid
+            // already belongs to another process, whose group this would be.
+            let reused = table.entries[pid].map { $0.startTime != startTime } ?? false
+            if !reused {
+                left.formUnion(table.members(ofGroup: pid).filter { $0.pid != pid && $0.isLive })
+            }
+            return Array(left)
+        }
+        var left = leftovers()
+        guard !left.isEmpty else { return }
+        let ended = poll(timeout: 10) {
+            for entry in left { kill(entry.pid, SIGKILL) }
+            left = leftovers()
+            return left.isEmpty
+        }
+        if !ended {
+            FileHandle.standardError.write(Data("test support: \(name) (pid \(pid)) left processes that survive SIGKILL: \(left)\n".utf8))
+        }
     }
 
     /// `stop()` without blocking Swift's cooperative threads.
@@ -233,9 +285,12 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// The environment every child gets: a PATH and nothing from the test runner (no proxy
-/// variables, no CONTACT_LISTENER_CONFIG leaking in), plus `extra`.
+/// variables, no CONTACT_LISTENER_CONFIG leaking in), plus `extra`. Under `make test` it
+/// also carries CONTACT_LISTENER_TEST_TMPDIR, which marks the run's processes for the
+/// leftover check after the run (scripts/leftover-processes.sh).
 func childEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
     var environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]
+    if TestDirectory.base != "/tmp" { environment["CONTACT_LISTENER_TEST_TMPDIR"] = TestDirectory.base }
     environment.merge(extra) { $1 }
     return environment
 }
@@ -249,25 +304,4 @@ func tool(_ name: String, package: String) throws -> String {
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     }
     throw TestFailure("\(name) is not installed; the integration tests need it: apt-get install -y \(package)")
-}
-
-/// The pids whose parent is `parent` (from /proc).
-func children(of parent: Int32) -> [Int32] {
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return entries.compactMap(Int32.init).filter { pid in
-        let stat = readText("/proc/\(pid)/stat")
-        guard let close = stat.lastIndex(of: ")") else { return false }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 1 && Int32(fields[1]) == parent
-    }
-}
-
-/// True while `pid` exists and is not a zombie.
-func isAlive(_ pid: Int32) -> Bool {
-    let stat = readText("/proc/\(pid)/stat")
-    if stat.isEmpty { return false }
-    // "PID (comm) STATE …": the state follows the last ')'.
-    guard let close = stat.lastIndex(of: ")") else { return false }
-    let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).prefix(1)
-    return state != "Z" && state != "X"
 }

@@ -50,21 +50,20 @@ enum Network {
     static func isListening(port: Int, processTree pid: Int32) -> Bool {
         let inodes = listeningSocketInodes(port: port)
         guard !inodes.isEmpty else { return false }
-        var pending = [pid]
-        while let process = pending.popLast() {
+        for process in [pid] + ProcessTable().descendants(of: pid).map(\.pid) {
             let folder = "/proc/\(process)/fd"
             for fd in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
                 guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/\(fd)"),
                       target.hasPrefix("socket:["), target.hasSuffix("]") else { continue }
                 if inodes.contains(String(target.dropFirst("socket:[".count).dropLast())) { return true }
             }
-            pending += children(of: process)
         }
         return false
     }
 
-    /// The inodes of the sockets in state LISTEN (0A) on `port`, any address.
-    private static func listeningSocketInodes(port: Int) -> Set<String> {
+    /// The inodes of the sockets in state LISTEN (0A) on `port`, any address. The tables
+    /// are read to their end: with many sockets open they span many pages.
+    static func listeningSocketInodes(port: Int) -> Set<String> {
         let portSuffix = String(format: ":%04X", port)
         var inodes: Set<String> = []
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {

@@ -1,3 +1,4 @@
+import ContactListenerKit
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -7,13 +8,23 @@ import Glibc
 /// A private folder for one test, made with `mkdtemp` under /tmp (short, so unix socket
 /// paths stay far below the 107-byte limit), mode 0755 so nginx's `nobody` worker can
 /// reach a socket inside it, and removed by `remove()` (call it from a `defer`).
+///
+/// `make test` sets `CONTACT_LISTENER_TEST_TMPDIR` to a folder of its own run: every test
+/// folder is made inside it, so the check after the run (scripts/leftover-processes.sh)
+/// finds any process that a test left running there.
 final class TestDirectory: Sendable {
     /// The folder's absolute path.
     let path: String
 
-    /// Creates `/tmp/cl-<tag>-XXXXXX`.
+    /// Where test folders are made: `$CONTACT_LISTENER_TEST_TMPDIR`, else /tmp.
+    static let base: String = {
+        let folder = ProcessInfo.processInfo.environment["CONTACT_LISTENER_TEST_TMPDIR"] ?? ""
+        return folder.isEmpty ? "/tmp" : folder
+    }()
+
+    /// Creates `BASE/cl-<tag>-XXXXXX`.
     init(_ tag: String) throws {
-        var template = Array("/tmp/cl-\(tag.prefix(12))-XXXXXX".utf8CString)
+        var template = Array("\(Self.base)/cl-\(tag.prefix(12))-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer in
             buffer.baseAddress.flatMap { mkdtemp($0) }.map { String(cString: $0) }
         }
@@ -66,10 +77,12 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Reads a whole file as UTF-8 text ("" if it doesn't exist).
+/// Reads a whole file as UTF-8 text ("" if it can't be read), to its end: the product's
+/// own reader, a `read` loop. Foundation's `contents(atPath:)` stops after the first page
+/// of a procfs file such as /proc/net/tcp (4,050 of 28,950 bytes, measured), so a
+/// listening socket past that page would never be found.
 func readText(_ path: String) -> String {
-    guard let data = FileManager.default.contents(atPath: path) else { return "" }
-    return String(decoding: data, as: UTF8.self)
+    (try? FileSystem.readText(path)) ?? ""
 }
 
 /// True when something exists at `path` (a socket counts).
