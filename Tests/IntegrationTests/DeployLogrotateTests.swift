@@ -36,7 +36,7 @@ struct DeployLogrotateTests {
             ["--force", "--verbose", "--state", directory.file("logrotate.state"), recipe],
             in: directory, executable: logrotate)
         #expect(rotation.exit == .exited(0), "\(rotation)")
-        let reopened = poll(timeout: 10) { readText(log).contains("log file reopened") }
+        let reopened = poll(timeout: 60) { readText(log).contains("log file reopened") }
         #expect(reopened, "no 'log file reopened' in a new \(log)\n\(rotation)\n\(listener.process.diagnostics())")
 
         let after = try await client.send(.form("transactionid=tx-after-rotation&contact%5Bemail%5D=r%40x.y"))

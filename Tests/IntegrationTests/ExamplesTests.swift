@@ -46,7 +46,7 @@ struct ExamplesTests {
         let response = try await CurlClient(port: nginx.port, directory: directory).send(.form(body))
         #expect(response.status == 200, "\(response)\n\(listener.process.diagnostics())")
         let cli = SpoolCLI(directory: directory, configPath: configPath, environment: environment)
-        let status = try await cli.waitUntilSettled(delivered: 1, timeout: 20)
+        let status = try await cli.waitUntilSettled(delivered: 1)
         #expect(status.values.allSatisfy { $0["dead"] == 0 }, "\(status)")
         let requests = try recorder.requests()
         #expect(requests.count == 1, "\(requests)")

@@ -68,7 +68,7 @@ struct HTTPHandlerTests {
         ])
         let answer = try await stack.postAccepted(body)
         let requestID = try #require(answer["request_id"] as? String)
-        try await stack.cli.waitUntilSettled(delivered: 4, timeout: 20)
+        try await stack.cli.waitUntilSettled(delivered: 4)
         #expect(stack.stop() == .exited(0))
 
         let requests = try recorder.requests()

@@ -99,14 +99,14 @@ struct OperationsTests {
         try writeAtomically(stack.configPath, spoolSocketGroupLine + Self.reloadConfig(directory, withCopy: true))
         listener.process.send(SIGHUP)
         let appliedCopy = try await offload {
-            poll(timeout: 10) { listener.log.split(separator: "\n").filter { $0.contains("info reloaded") }.count == reloads + 1 }
+            poll(timeout: 60) { listener.log.split(separator: "\n").filter { $0.contains("info reloaded") }.count == reloads + 1 }
         }
         #expect(appliedCopy, "the 7th reload did not apply: \(listener.log.suffix(2000))")
         for (round, bad) in ["handlers:\n  - type: no-such-handler\n", "limits: { max_vars: lots\n"].enumerated() {
             try writeAtomically(stack.configPath, spoolSocketGroupLine + bad)
             listener.process.send(SIGHUP)
             let refused = try await offload {
-                poll(timeout: 10) { listener.log.components(separatedBy: "reload refused").count - 1 == round + 1 }
+                poll(timeout: 60) { listener.log.components(separatedBy: "reload refused").count - 1 == round + 1 }
             }
             #expect(refused, "no 'reload refused' for bad config \(round + 1): \(listener.log.suffix(2000))")
             let id = "after-bad-config-\(round)"
@@ -241,7 +241,7 @@ struct OperationsTests {
 
         // The same config, re-read: the process, its uptime and its counters go on.
         listener.send(SIGHUP)
-        let reloaded = try await offload { poll(timeout: 10) { listener.stderr.contains("info reloaded") } }
+        let reloaded = try await offload { poll(timeout: 60) { listener.stderr.contains("info reloaded") } }
         try #require(reloaded, "\(listener.diagnostics())")
         let after = try await curlRequest("\(statusURL)?json&token=\(token)", in: directory).json()
         #expect(after["started_at"] as? String == before["started_at"] as? String,

@@ -44,7 +44,7 @@ struct SpoolDedupTests {
         let other = try await stack.postAccepted(contactForm("tx-dup-2"))
         #expect(other["duplicate"] == nil, "\(other)")
 
-        try await stack.cli.waitUntilSettled(delivered: 4, timeout: 20)
+        try await stack.cli.waitUntilSettled(delivered: 4)
         try await pause(1.0)  // room for a spurious second delivery to show up
         let rows = try stack.cli.list()
         let dupRows = rows.filter { $0["transactionid"] as? String == "tx-dup-1" }
@@ -65,7 +65,7 @@ struct SpoolDedupTests {
         try await pause(max(0, window + 0.2 - Date().timeIntervalSince(firstAnswered)))
         let later = try await stack.postAccepted(contactForm("tx-dup-1", email: "later@example.com"))
         #expect(later["duplicate"] == nil, "an id outside dedup_window must be new: \(later)")
-        try await stack.cli.waitUntilSettled(delivered: 6, timeout: 20)
+        try await stack.cli.waitUntilSettled(delivered: 6)
         #expect(JSONLines(path: directory.file("events.jsonl")).countsByTransaction["tx-dup-1"] == 2)
     }
 }

@@ -209,7 +209,7 @@ struct SpoolDiskFullTests {
             if response.status == 200 { acknowledged.append(id) }
         }
         // The handler fails (and keeps retrying) while its disk is full.
-        let failing = try await stack.cli.waitForRows(state: "failed", timeout: 20, "failed jsonl deliveries") { !$0.isEmpty }
+        let failing = try await stack.cli.waitForRows(state: "failed", timeout: 60, "failed jsonl deliveries") { !$0.isEmpty }
         #expect((failing.first?["last_error"] as? String)?.contains("No space left") == true, "\(failing.first ?? [:])")
         try await pause(1.0)
 
@@ -271,7 +271,7 @@ struct SpoolDiskFullTests {
         try await pause(0.5)
         let second = try cli.run(["drain", "--max-time", "10s"])
         #expect(second.exit == .exited(0), "\(second)")
-        try await cli.waitUntilSettled(delivered: ids.count, timeout: 10)
+        try await cli.waitUntilSettled(delivered: ids.count)
 
         let lines = JSONLines(path: "\(tmpfs.path)/events.jsonl")
         let counts = lines.countsByTransaction

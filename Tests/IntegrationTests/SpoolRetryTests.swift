@@ -96,7 +96,7 @@ struct SpoolRetryTests {
 
         let ids = ["tx-dead-1", "tx-dead-2"]
         for id in ids { try await stack.postAccepted(contactForm(id)) }
-        let dead = try await stack.cli.waitForRows(state: "dead", timeout: 20, "two dead letters") { $0.count == 2 }
+        let dead = try await stack.cli.waitForRows(state: "dead", timeout: 60, "two dead letters") { $0.count == 2 }
         #expect(Set(dead.compactMap { $0["transactionid"] as? String }) == Set(ids), "\(dead)")
         for row in dead {
             #expect(row["handler"] as? String == "crm")
@@ -115,7 +115,7 @@ struct SpoolRetryTests {
         try recorder.setPlan(#"{"steps":[{"status":200}]}"#)
         let retried = try stack.cli.json(["spool", "retry", "--all-dead"]) as? [String: Any]
         #expect(retried?["requeued"] as? Int == 2, "\(String(describing: retried))")
-        let settled = try await stack.cli.waitUntilSettled(delivered: 2, timeout: 20)
+        let settled = try await stack.cli.waitUntilSettled(delivered: 2)
         #expect(settled["crm"] == ["pending": 0, "delivered": 2, "failed": 0, "dead": 0], "\(settled)")
         #expect(try stack.cli.list(state: "dead").isEmpty)
         grouped = Self.byTransaction(try recorder.requests())
@@ -178,7 +178,7 @@ struct SpoolRetryTests {
         #expect(dead.first?["attempts"] as? Int == 1, "\(dead)")
         let error = dead.first?["last_error"] as? String ?? ""
         #expect(error.contains("400") && error.contains("Property values were not valid: email"), "last_error: \(error)")
-        let status = try await stack.cli.waitUntilSettled(delivered: 1, timeout: 10)
+        let status = try await stack.cli.waitUntilSettled(delivered: 1)
         #expect(status["limited"]?["delivered"] == 1 && status["invalid"]?["dead"] == 1, "\(status)")
     }
 }

@@ -331,7 +331,8 @@ struct VerificationTests {
             }
         }
         #expect(delivered, "the accepted events were not all delivered: \(storedEvents(directory).raw)\n\(listener.process.diagnostics())")
-        try await pause(1)  // anything else would have been delivered by now
+        // Nothing else is on its way: the spool has no delivery left open.
+        try await SpoolCLI(directory: directory, configPath: listener.configPath).waitUntilSettled(delivered: accepted.count)
         let events = storedEvents(directory)
         for marker in accepted {
             #expect(events.raw.filter { $0.contains(marker) }.count == 1, "\(marker): \(events.raw.filter { $0.contains(marker) }.count) stored events")
