@@ -13,20 +13,21 @@ for dir in /proc/[0-9]*; do
   hit=""
   for link in cwd exe; do
     target=$(readlink "$dir/$link" 2>/dev/null) || continue
-    case "$target" in "$root"/*) hit=1 ;; esac
+    case "$target" in "$root" | "$root"/* | "$root (deleted)") hit=1 ;; esac
   done
+  # A process may end while we look: its files vanish, which is no finding.
   if [ -z "$hit" ]; then
-    tr '\0' '\n' <"$dir/cmdline" 2>/dev/null | grep -qF -- "$root/" && hit=1
+    { tr '\0' '\n' <"$dir/cmdline"; } 2>/dev/null | grep -qF -- "$root/" && hit=1
   fi
   if [ -z "$hit" ]; then
-    tr '\0' '\n' <"$dir/environ" 2>/dev/null | grep -qxF -- "CONTACT_LISTENER_TEST_TMPDIR=$root" && hit=1
+    { tr '\0' '\n' <"$dir/environ"; } 2>/dev/null | grep -qxF -- "CONTACT_LISTENER_TEST_TMPDIR=$root" && hit=1
   fi
   [ -n "$hit" ] && left+=("$pid")
 done
 [ ${#left[@]} -eq 0 ] && { echo "no test process left running"; exit 0; }
 echo "FAIL: ${#left[@]} process(es) left running by the tests:" >&2
 for pid in "${left[@]}"; do
-  printf '  pid %s (%s) cwd %s\n' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" "$(readlink "/proc/$pid/cwd" 2>/dev/null)" >&2
+  printf '  pid %s (%s) cwd %s\n' "$pid" "$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null)" "$(readlink "/proc/$pid/cwd" 2>/dev/null)" >&2
 done
 kill -9 "${left[@]}" 2>/dev/null
 exit 1
