@@ -15,7 +15,7 @@ public final class Spool: Sendable {
     public let configuration: SpoolConfiguration
     /// The handler names every new event is queued for.
     public let handlerNames: [String]
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
 
     /// An event on its way into the spool.
     public struct Item: Sendable {
@@ -63,30 +63,8 @@ public final class Spool: Sendable {
     public init(configuration: SpoolConfiguration, handlerNames: [String]) throws {
         self.configuration = configuration
         self.handlerNames = handlerNames
-        try FileSystem.createDirectories(FileSystem.directory(of: configuration.path))
-        var options = Configuration()
-        options.journalMode = .wal
-        // Other processes (CGI, `spool` commands) may hold the write lock for a moment.
-        options.busyMode = .timeout(10)
-        options.prepareDatabase { db in
-            // FULL: the WAL is synced at every commit, so a committed event survives power loss.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        database = try DatabaseQueue(path: configuration.path, configuration: options)
-        // Two processes opening a new spool at once (CGI) both see it unmigrated; GRDB's
-        // migrator checks outside its write lock, so the loser fails on CREATE TABLE. The
-        // second attempt sees the winner's migration applied.
-        var attempt = 0
-        while true {
-            do {
-                try Self.migrator.migrate(database)
-                break
-            } catch {
-                attempt += 1
-                if attempt >= 5 { throw error }
-                usleep(useconds_t(20_000 * attempt))
-            }
-        }
+        // FULL: the WAL is synced at every commit, so a committed event survives power loss.
+        database = try SQLiteFile.open(configuration.path, durability: .full, migrator: Self.migrator)
     }
 
     private static var migrator: DatabaseMigrator {
@@ -168,6 +146,13 @@ public final class Spool: Sendable {
             }
             return outcomes
         }
+    }
+
+    /// Closes the database. The last connection to close checkpoints the WAL into the
+    /// file and removes it (sqlite.org/wal.html), so a CGI process leaves the spool whole
+    /// and the next one has nothing to replay.
+    public func close() {
+        try? database.close()
     }
 
     // MARK: - Delivering

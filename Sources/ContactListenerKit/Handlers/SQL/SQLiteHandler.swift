@@ -10,7 +10,7 @@ public final class SQLiteHandler: ContactHandler {
     public let name: String
     /// The database file.
     public let path: String
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
     private let writer = SQLEventWriter(dialect: .sqlite)
 
     /// Opens (creating and migrating) the database at `path`; another process holding the
@@ -18,15 +18,7 @@ public final class SQLiteHandler: ContactHandler {
     public init(name: String, path: String, busyTimeout: Double = 10) throws {
         self.name = name
         self.path = path
-        try FileSystem.createDirectories(FileSystem.directory(of: path))
-        var options = Configuration()
-        options.journalMode = .wal
-        options.busyMode = .timeout(busyTimeout)
-        options.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        database = try DatabaseQueue(path: path, configuration: options)
-        try Self.migrator.migrate(database)
+        database = try SQLiteFile.open(path, durability: .full, busyTimeout: busyTimeout, migrator: Self.migrator)
     }
 
     private static var migrator: DatabaseMigrator {
