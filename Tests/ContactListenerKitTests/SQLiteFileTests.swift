@@ -19,6 +19,7 @@ struct SQLiteFileTests {
     static let files: [(String, @Sendable (String) throws -> DatabaseQueue, Int)] = [
         ("spool", { try Spool(configuration: SpoolConfiguration(path: $0), handlerNames: ["a"]).database }, 2),
         ("sqlite handler", { try SQLiteHandler(name: "sqlite", path: $0).database }, 2),
+        ("replay guard", { try ReplayGuard(path: $0, window: 60_000).databaseForTests }, 1),
     ]
 
     @Test("journal_mode WAL and the promised synchronous level on the connection in use", arguments: files)

@@ -73,10 +73,11 @@ struct VerificationAddressTests {
         #expect(!failure.description.contains("junk"))
     }
 
-    @Test func withoutAllowFromAnyRemoteIsAccepted() throws {
-        let rules = try VerifyFixture.rules("verify: { methods: [POST] }")
-        #expect(VerifyFixture.accepted(rules.verify(VerifyFixture.request(remote: "garbage"), now: 0))?.clientAddress == "garbage")
-        #expect(VerifyFixture.accepted(rules.verify(VerifyFixture.request(remote: nil), now: 0))?.clientAddress == nil)
+    @Test("allow_from: any admits every address, and still no garbage", arguments: ["203.0.113.9", "10.0.0.1", "::1", "2001:db8::7", "::ffff:192.0.2.1", "0.0.0.0"])
+    func allowFromAnyAcceptsEveryAddress(remote: String) throws {
+        let rules = try VerifyFixture.rules("verify: { methods: [POST], allow_from: any }")
+        #expect(VerifyFixture.accepted(rules.verify(VerifyFixture.request(remote: remote), now: 0))?.clientAddress == remote)
+        #expect(VerifyFixture.failure(rules.verify(VerifyFixture.request(remote: "garbage"), now: 0))?.status == 403)
     }
 
     @Test func spoofedForwardedForFromAnUntrustedPeerIsIgnored() throws {
@@ -122,8 +123,10 @@ struct VerificationAddressTests {
 
     @Test("behind a trusted proxy the right-most untrusted hop is the client", arguments: proxyCases)
     func trustedProxy(remote: String, forwarded: String?, client: String) throws {
-        let rules = try VerifyFixture.rules(#"verify: { trusted_proxies: ["127.0.0.1", "10.0.0.0/8", "::1"] }"#)
-        var headers: [String: String] = [:]
+        // A token, not an allow-list, admits the request, so any resolved client (even one
+        // that is not an address) shows in the outcome.
+        let rules = try VerifyFixture.rules(#"verify: { trusted_proxies: ["127.0.0.1", "10.0.0.0/8", "::1"], token: t0k }"#)
+        var headers: [String: String] = ["X-Listener-Token": "t0k"]
         if let forwarded { headers["X-Forwarded-For"] = forwarded }
         let accepted = try rules.verify(VerifyFixture.request(remote: remote, headers: headers), now: 0).get()
         #expect(accepted.clientAddress == client)

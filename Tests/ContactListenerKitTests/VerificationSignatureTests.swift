@@ -60,7 +60,7 @@ struct VerificationSignatureTests {
         let rules = try Self.standardRules()
         let request = VerifyFixture.request(query: "a=1", headers: Self.headers(signature: "v1," + Self.bodySignature), body: Self.body)
         #expect(try rules.verify(request, now: Self.bodyTimestamp).get()
-            == VerifiedRequest(clientAddress: "203.0.113.9", query: "a=1", webhookID: Self.bodyID))
+            == VerifiedRequest(clientAddress: "203.0.113.9", query: "a=1", webhookID: Self.bodyID, bodyIsSigned: true))
     }
 
     /// (seconds the listener's clock is ahead of the timestamp, accepted?).

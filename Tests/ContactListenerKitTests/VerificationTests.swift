@@ -175,7 +175,7 @@ struct VerificationTokenTests {
     }
 
     @Test func withoutTokenRuleTheQueryIsLeftAlone() throws {
-        let rules = try VerifyFixture.rules("verify: { methods: [POST] }")
+        let rules = try VerifyFixture.rules("verify: { methods: [POST], allow_from: any }")
         let query = "a=1&token=data&b=2"
         #expect(VerifyFixture.accepted(rules.verify(VerifyFixture.request(query: query), now: 0))?.query == query)
     }
@@ -208,12 +208,41 @@ struct VerificationTokenTests {
 
 @Suite("Verification: rules together")
 struct VerificationRulesTests {
-    @Test func noneAcceptsEverything() {
-        let request = VerifyFixture.request(method: "PUT", remote: "garbage", query: "token=x&a=1")
-        let accepted = VerifyFixture.accepted(VerificationRules.none.verify(request, now: 0))
-        #expect(accepted == VerifiedRequest(clientAddress: "garbage", query: "token=x&a=1", webhookID: nil))
+    /// (REMOTE_ADDR, accepted when no rule says who may send).
+    static let loopbackCases: [(String?, Bool)] = [
+        ("127.0.0.1", true), ("127.255.0.9", true), ("::1", true), ("::ffff:127.0.0.1", true),
+        ("203.0.113.9", false), ("10.0.0.1", false), ("128.0.0.1", false), ("::2", false), ("::", false),
+        ("0.0.0.0", false), ("2001:db8::1", false), ("garbage", false), ("", false), (nil, false),
+    ]
+
+    @Test("no rule: only loopback clients; the others get 403 naming the fix", arguments: loopbackCases)
+    func noRulesMeansLoopbackOnly(remote: String?, accepted: Bool) throws {
+        for rules in [VerificationRules.none, try VerifyFixture.rules("verify: {}"), try VerifyFixture.rules("verify: { methods: [POST] }"),
+                      try VerifyFixture.rules(#"verify: { trusted_proxies: ["10.0.0.0/8"] }"#)] {
+            let outcome = rules.verify(VerifyFixture.request(method: "POST", remote: remote, query: "token=x&a=1"), now: 0)
+            if accepted {
+                #expect(VerifyFixture.accepted(outcome) == VerifiedRequest(clientAddress: remote, query: "token=x&a=1", webhookID: nil))
+            } else {
+                let failure = try #require(VerifyFixture.failure(outcome), "\(remote ?? "nil") was accepted")
+                #expect(failure.status == 403)
+                #expect(failure.description.contains("add verify.token"), "\(failure)")
+            }
+        }
+    }
+
+    @Test func noRulesSaysLoopbackOnlyAndAnyOpensIt() throws {
         #expect(VerificationRules.none.isEmpty)
-        #expect(VerificationRules.none.summary.isEmpty)
+        #expect(VerificationRules.none.summary.first?.contains("only loopback clients") == true)
+        #expect(!VerificationRules.none.isOpenToEveryone)
+        let open = try VerifyFixture.rules("verify: { allow_from: any }")
+        #expect(open.isOpenToEveryone)
+        #expect(open.summary.first?.hasPrefix("OPEN:") == true, "\(open.summary)")
+        #expect(VerifyFixture.accepted(open.verify(VerifyFixture.request(remote: "203.0.113.9"), now: 0))?.clientAddress == "203.0.113.9")
+        #expect(VerifyFixture.accepted(open.verify(VerifyFixture.request(remote: "2001:db8::1"), now: 0)) != nil)
+        let everyCIDR = try VerifyFixture.rules(#"verify: { allow_from: ["0.0.0.0/0", "::/0"] }"#)
+        #expect(everyCIDR.isOpenToEveryone)
+        // A credential closes it again, whatever allow_from says.
+        #expect(!(try VerifyFixture.rules("verify: { allow_from: any, token: t0k }")).isOpenToEveryone)
     }
 
     @Test func emptyMappingIsNoRules() throws {
@@ -236,7 +265,7 @@ struct VerificationRulesTests {
 
     @Test("methods", arguments: methodCases)
     func methods(method: String, allowed: String, status: Int?) throws {
-        let rules = try VerifyFixture.rules("verify: { methods: \(allowed) }")
+        let rules = try VerifyFixture.rules("verify: { methods: \(allowed), allow_from: any }")
         let outcome = rules.verify(VerifyFixture.request(method: method), now: 0)
         #expect(VerifyFixture.failure(outcome)?.status == status)
         if let failure = VerifyFixture.failure(outcome) {
@@ -290,7 +319,8 @@ struct VerificationRulesTests {
             remote: "203.0.113.1", query: "token=tok-new&x=1",
             headers: ["X-Signature": VerificationSignatureTests.hmacSHA256Hex], body: VerificationSignatureTests.body)
         let accepted = try rules.verify(request, now: 0).get()
-        #expect(accepted == VerifiedRequest(clientAddress: "203.0.113.1", query: "x=1", webhookID: nil))
+        #expect(accepted == VerifiedRequest(clientAddress: "203.0.113.1", query: "x=1", webhookID: nil, bodyIsSigned: true))
+        #expect(accepted.eventQuery == "", "a signed request's query must not become event data")
         #expect(rules.summary == [
             "methods: POST", "allow_from: 203.0.113.0/24", "token: 1 accepted",
             "signature: hmac sha256 in X-Signature (hex), 1 secret(s)",

@@ -196,6 +196,46 @@ struct ApacheTests {
         #expect(try await apache.stopAsync() == .exited(0), "\(apache.diagnostics())")
     }
 
+    @Test("shared hosting: a query without '=' (Apache's CGI argv, CVE-2012-1823's shape) reaches no subcommand, creates and changes nothing",
+          .timeLimit(.minutes(3)))
+    func cgiCommandLineIsIgnored() async throws {
+        let directory = try TestDirectory("ap-argv")
+        defer { directory.remove() }
+        let site = try SharedHostingSite.install(binary: try ListenerBinary.path(), in: directory)
+        let apache = try await ApacheServer.startForSharedHosting(in: directory, folder: site.path)
+        defer { apache.stop() }
+        let url = site.url(on: apache)
+        let token = site.token
+
+        // A real contact first: the data folder and the spool exist, as on a live site.
+        let id = try await expectSendTestStored(url, token: token, in: directory, diagnostics: apache.diagnostics())
+        _ = try await waitForJSONLine("\(site.path)/data/events.jsonl", transactionID: id)
+        // The CGI process delivers after answering; it is done when it has exited.
+        let program = "\(site.path)/contact-listener.cgi"
+        let settled = try await offload { poll(timeout: 60) { processes(runningExecutable: program).isEmpty } }
+        try #require(settled, "the first CGI process still runs: \(processes(runningExecutable: program))")
+        let before = try SiteSnapshot(site.path)
+
+        // mod_cgid splits each of these on '+' into argv (mod_cgi.c, default_build_command).
+        let queries = ["--help", "--version", "init+--force+x", "init+--cgi+--force+.", "spool+status", "spool+purge+--delivered+--older-than+0s",
+                       "drain", "check-config", "send-test+http://127.0.0.1:9/", "decode+--raw", "serve+--listen+127.0.0.1:9"]
+        for query in queries {
+            for method in ["GET", "POST"] {
+                let response = try await curlRequest("\(url)?\(query)", method: method, body: method == "POST" ? "" : nil,
+                                                     contentType: method == "POST" ? "application/x-www-form-urlencoded" : nil, in: directory)
+                #expect(response.status == 401, "\(method) ?\(query) answered \(response)")
+                #expect(response.body.contains("verify.token"), "\(method) ?\(query) is not the refusal of a request without credentials: \(response.body.prefix(300))")
+                #expect(!response.body.contains("USAGE") && !response.body.contains(" build, "), "\(method) ?\(query) printed the command line's output")
+            }
+        }
+        let after = try SiteSnapshot(site.path)
+        #expect(after == before, "the site's folder changed:\n\(before.difference(to: after))")
+
+        // And the site still works for the platform.
+        let again = try await expectSendTestStored(url, token: token, in: directory, diagnostics: apache.diagnostics())
+        _ = try await waitForJSONLine("\(site.path)/data/events.jsonl", transactionID: again)
+    }
+
     @Test("deploy/shared-hosting: the static release as contact-listener.cgi with its .htaccess and config; nothing else downloadable",
           .timeLimit(.minutes(60)))
     func sharedHostingStaticRelease() async throws {
@@ -233,33 +273,15 @@ struct ApacheTests {
         }
 
         // The folder of the site holds exactly the three files the recipe names.
-        let folderName = "listener-\(randomHex(6))"
-        let site = try directory.folder("apache-www/\(folderName)")
-        try FileManager.default.copyItem(atPath: binary, toPath: "\(site)/contact-listener.cgi")
-        try FileManager.default.copyItem(atPath: "\(recipes)/.htaccess", toPath: "\(site)/.htaccess")
-        let token = randomHex(16)
-        let yaml = readText("\(recipes)/contact-listener.yaml")
-        try #require(yaml.contains("change-me-to-a-long-random-string"), "the sample config's token placeholder changed: \(yaml)")
-        try yaml.replacingOccurrences(of: "change-me-to-a-long-random-string", with: token)
-            .write(toFile: "\(site)/contact-listener.yaml", atomically: false, encoding: .utf8)
-        chmod("\(site)/contact-listener.cgi", 0o755)
-        chmod("\(site)/contact-listener.yaml", 0o600)
-        chmod("\(site)/.htaccess", 0o644)
-        chmod(site, 0o755)
-        // Owned by the site's user (suEXEC runs the script as that user; here www-data).
-        try WebServerUser.own(site)
+        let installed = try SharedHostingSite.install(binary: binary, recipes: recipes, in: directory)
+        let site = installed.path, token = installed.token
         #expect(try FileManager.default.contentsOfDirectory(atPath: site).sorted() == [".htaccess", "contact-listener.cgi", "contact-listener.yaml"])
 
-        let apache = try await ApacheServer.start(in: directory, modules: ["cgid"], site: """
-            <Directory \(site)>
-                AllowOverride All
-                Require all granted
-            </Directory>
-            """)
+        let apache = try await ApacheServer.startForSharedHosting(in: directory, folder: site)
         defer { apache.stop() }
 
         // The static binary is also the client: send-test, as the recipe's operator runs it.
-        let url = "\(apache.url)/\(folderName)/contact-listener.cgi"
+        let url = installed.url(on: apache)
         let id = try await expectSendTestStored(url, token: token, in: directory, executable: binary, diagnostics: apache.diagnostics())
         let event = try await waitForJSONLine("\(site)/data/events.jsonl", transactionID: id)
         expectSendTestEvent(event, transactionID: id)
@@ -267,7 +289,7 @@ struct ApacheTests {
 
         // Nothing but the script is served: not the config, not the data, not a listing.
         for path in ["contact-listener.yaml", "data/spool.db", "data/spool.db-wal", "data/events.jsonl", "data/", "data", ""] {
-            let response = try await curlRequest("\(apache.url)/\(folderName)/\(path)", in: directory)
+            let response = try await curlRequest("\(apache.url)/\(installed.name)/\(path)", in: directory)
             #expect([403, 404].contains(response.status), "GET \(path) answered \(response)")
             #expect(!response.body.contains(token) && !response.body.contains("transactionid"), "GET \(path) leaked: \(response)")
         }

@@ -60,7 +60,7 @@ struct CGITests {
     static func variables(method: String, query: String = "", contentType: String? = nil, contentLength: Int? = nil) -> [String: String] {
         var variables = [
             "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": method, "QUERY_STRING": query,
-            "REMOTE_ADDR": "203.0.113.9", "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "/cgi-bin/contact-listener.cgi",
+            "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "/cgi-bin/contact-listener.cgi",
             "SERVER_NAME": "example.org", "SERVER_PORT": "443",
         ]
         if let contentType { variables["CONTENT_TYPE"] = contentType }
@@ -93,7 +93,7 @@ struct CGITests {
         var lines = stored()
         try #require(lines.count == 1, "\(lines)")
         try expectStoredLine(lines[0], equals: Fixtures.structuredEvent, requestID: postJSON["request_id"] as? String,
-                             method: "POST", mode: "structured", remoteAddress: "203.0.113.9")
+                             method: "POST", mode: "structured", remoteAddress: "127.0.0.1")
         // The request's log line goes to stderr (the web server's error log).
         #expect(RequestLogLine.parse(post.stderr).map(\.status) == [200], "\(post.stderr)")
 
@@ -106,7 +106,7 @@ struct CGITests {
         lines = stored()
         try #require(lines.count == 2, "\(lines)")
         try expectStoredLine(lines[1], equals: Fixtures.shortcodeEvent, requestID: try get.json()["request_id"] as? String,
-                             method: "GET", mode: "shortcode", remoteAddress: "203.0.113.9")
+                             method: "GET", mode: "shortcode", remoteAddress: "127.0.0.1")
 
         // PUT: 405, nothing stored.
         let putBody = "transactionid=tx-cgi-put"
@@ -135,22 +135,24 @@ struct CGITests {
         #expect(!lines.contains { $0.contains("tx-cgi-put") || $0.contains("tx-cgi-truncated") })
     }
 
-    @Test("`cgi` subcommand with --config and only REQUEST_METHOD; JSON body")
-    func cgiSubcommand() async throws {
+    @Test("only REQUEST_METHOD set is CGI too, and arguments are ignored (--config from the command line is not read); JSON body")
+    func cgiIgnoresArguments() async throws {
         let directory = try TestDirectory("cgi-sub")
         defer { directory.remove() }
         let configPath = try directory.write("listener.yaml", ListenerConfig(socketGroup: nil).yaml)
+        let decoy = try directory.write("decoy.yaml", "handlers:\n  - type: jsonl\n    path: decoy.jsonl\n")
         let body = Fixtures.jsonBody
         let answer = try await Self.runCGI(
-            in: directory, name: "json", arguments: ["cgi", "--config", configPath],
-            variables: ["REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": String(body.utf8.count)],
-            stdin: body, configPath: "/nonexistent/ignored-because---config-wins.yaml")
+            in: directory, name: "json", arguments: ["cgi", "--config", decoy],
+            variables: ["REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": String(body.utf8.count), "REMOTE_ADDR": "127.0.0.1"],
+            stdin: body, configPath: configPath)
+        #expect(!pathExists(directory.file("decoy.jsonl")), "a --config argument was used under CGI")
         #expect(answer.exit == .exited(0), "\(answer)")
         #expect(answer.status == 200, "\(answer)")
         let lines = readText(directory.file("data/events.jsonl")).split(separator: "\n").map(String.init)
         try #require(lines.count == 1, "\(lines)")
         try expectStoredLine(lines[0], equals: Fixtures.jsonEvent, requestID: try answer.json()["request_id"] as? String,
-                             method: "POST", mode: "structured", remoteAddress: nil)
+                             method: "POST", mode: "structured", remoteAddress: "127.0.0.1")
     }
 
     @Test("a broken configuration still answers a JSON 503 and names the problem on stderr")

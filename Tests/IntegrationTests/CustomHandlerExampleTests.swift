@@ -39,7 +39,7 @@ struct CustomHandlerExampleTests {
         let input = try directory.write("body", Data(body))
         var environment = [
             "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded",
-            "CONTENT_LENGTH": String(body.count), "REMOTE_ADDR": "198.51.100.7", "CONTACT_LISTENER_CONFIG": config,
+            "CONTENT_LENGTH": String(body.count), "REMOTE_ADDR": "127.0.0.1", "CONTACT_LISTENER_CONFIG": config,
         ]
         environment["QUERY_STRING"] = ""
         let cgi = try ChildProcess(

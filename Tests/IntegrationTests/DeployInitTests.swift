@@ -112,12 +112,7 @@ struct DeployInitTests {
         // "Upload the folder's files into a folder of your site": owned by the site's user.
         try WebServerUser.own(target)
 
-        let apache = try await ApacheServer.start(in: directory, modules: ["cgid"], site: """
-            <Directory \(target)>
-                AllowOverride All
-                Require all granted
-            </Directory>
-            """)
+        let apache = try await ApacheServer.startForSharedHosting(in: directory, folder: target)
         defer { apache.stop() }
 
         let sendLine = try Self.capture(/\n\s+contact-listener (send-test \S+ --token \S+)\n/, in: output, "send-test command")

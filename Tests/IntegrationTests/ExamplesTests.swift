@@ -5,8 +5,9 @@ import Glibc
 #endif
 
 /// deploy/examples/hubspot.yaml and brevo.yaml, unchanged but for the spool path: their
-/// URL override (${HUBSPOT_URL} / ${BREVO_URL}) points at the recorder; they pass
-/// `check-config` and deliver the body shape the CRM's API expects.
+/// URL override (${HUBSPOT_URL} / ${BREVO_URL}) points at the recorder; they require the
+/// listener's token (${LISTENER_TOKEN}), pass `check-config` and deliver the body shape
+/// the CRM's API expects.
 @Suite("deploy/examples: CRM mappings")
 struct ExamplesTests {
     /// Copies `deploy/examples/NAME` into `directory`, with its `spool:` line pointing into
@@ -26,10 +27,19 @@ struct ExamplesTests {
 
     /// Runs the example behind nginx (TCP: the example sets no socket group), POSTs one
     /// contact and returns what the recorder received.
-    static func deliver(example: String, environment: [String: String], body: String, in directory: TestDirectory, recorder: Recorder) async throws -> RecordedRequest {
+    static func deliver(example: String, environment crmEnvironment: [String: String], body: String, in directory: TestDirectory, recorder: Recorder) async throws -> RecordedRequest {
         let configPath = try copyExample(example, to: directory)
+        // The example is closed to the internet: it takes the listener's own token from the
+        // environment, and fails to start without it.
+        let missing = try runCommand(["check-config", "--config", configPath], in: directory, environment: crmEnvironment)
+        #expect(missing.exit == .exited(78) && missing.stderr.contains("verify.token: environment variable LISTENER_TOKEN is not set"),
+                "\(example) must refuse to start without LISTENER_TOKEN: \(missing)")
+        let token = randomHex(16)
+        var environment = crmEnvironment
+        environment["LISTENER_TOKEN"] = token
         let check = try runCommand(["check-config", "--config", configPath], in: directory, environment: environment)
         #expect(check.exit == .exited(0), "check-config failed for \(example): \(check)")
+        #expect(check.stdout.contains("token: 1 accepted"), "\(example) has no verify.token: \(check.stdout.prefix(2000))")
         // Options are shown as written: `${VAR}` stays unexpanded, so a secret kept in the
         // environment (a key in a URL, say) is never printed.
         #expect(check.stdout.contains("url: ${"), "check-config should print the URL as written: \(check.stdout.prefix(2000))")
@@ -43,7 +53,10 @@ struct ExamplesTests {
         defer { listener.stop() }
         let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint)
         defer { nginx.stop() }
-        let response = try await CurlClient(port: nginx.port, directory: directory).send(.form(body))
+        let client = try CurlClient(port: nginx.port, directory: directory)
+        let refused = try await client.send(.form(body))
+        #expect(refused.status == 401, "without the token: \(refused)")
+        let response = try await client.send(.form(body, query: "token=\(token)"))
         #expect(response.status == 200, "\(response)\n\(listener.process.diagnostics())")
         let cli = SpoolCLI(directory: directory, configPath: configPath, environment: environment)
         let status = try await cli.waitUntilSettled(delivered: 1)

@@ -1,35 +1,16 @@
-import ArgumentParser
-
 extension ContactListener {
-    /// `contact-listener cgi`: serve one CGI request (what a bare start by a web server does).
-    public struct CGI: ParsableCommand {
-        /// Help for `cgi`.
-        public static let configuration = CommandConfiguration(
-            abstract: "Serve one CGI request from the environment and stdin, then exit.",
-            discussion: """
-                A web server running this binary as a CGI script needs no arguments: the CGI \
-                environment is detected by itself. This subcommand forces CGI mode, for wrappers \
-                and tests. Shared hosting: see deploy/shared-hosting/.
-                """)
-
-        @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "file"))
-        var config: String?
-
-        /// Creates the command (ArgumentParser needs it).
-        public init() {}
-
-        /// Runs `cgi`.
-        public func run() throws {
-            let status = Self.run(configPath: config, environment: ProcessEnvironment.current)
-            if status != 0 { throw ExitCode(status) }
-        }
-
-        /// Serves the request; a broken configuration still gets a JSON 503, never a bare 500.
-        static func run(configPath: String?, environment: [String: String]) -> Int32 {
+    /// One CGI request: what the binary does whenever a web server starts it as a CGI
+    /// script. There is no `cgi` subcommand: started as CGI, the process never reads its
+    /// command line (see `ContactListener.main(handlers:)` and SECURITY.md).
+    enum CGI {
+        /// Serves the request with the configuration found without arguments
+        /// ($CONTACT_LISTENER_CONFIG, else the file beside the binary, else the defaults);
+        /// a broken configuration still gets a JSON 503, never a bare 500.
+        static func run(environment: [String: String]) -> Int32 {
             SignalWaiter.ignoreWriteFailureSignals()
             let service: ListenerService
             do {
-                service = try Runtime.makeService(configPath: configPath, environment: environment, statusPage: false)
+                service = try Runtime.makeService(configPath: nil, environment: environment, statusPage: false)
             } catch {
                 Runtime.complain("\(error)")
                 CGIGateway.discardUnreadBody(environment: environment, alreadyRead: 0)

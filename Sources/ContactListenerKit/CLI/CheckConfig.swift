@@ -52,12 +52,8 @@ extension ContactListener {
                 "  max_parts: \(limits.maxParts)",
                 "  max_header_bytes: \(limits.maxHeaderBytes)",
             ]
-            if configuration.verify.isEmpty {
-                lines.append("verify: {}  # no rules: anyone who can reach the URL can store events")
-            } else {
-                lines.append("verify:")
-                lines += configuration.verify.summary.map { "  \($0)" }
-            }
+            lines.append("verify:")
+            lines += configuration.verify.summary.map { "  \($0)" }
             if let spool = configuration.spool {
                 lines += [
                     "spool:",
@@ -68,6 +64,9 @@ extension ContactListener {
                 ]
             } else {
                 lines.append("spool: off  # handlers take each event before the answer")
+                if let dedup = configuration.dedup {
+                    lines += ["dedup:  # replays of a stored event are recognised here", "  path: \(dedup.path)", "  window: \(dedup.window)ms"]
+                }
             }
             lines.append("handlers:")
             for handler in configuration.handlers {

@@ -18,9 +18,11 @@ public struct ContactListener: ParsableCommand {
             the spool then delivers it to every handler (SQLite, PostgreSQL, MySQL, a CRM's \
             API, a script) with retries. Nothing acknowledged is lost.
 
-            Run with no arguments it decides by itself, like any libfcgi program: a listening \
+            Started by a web server it decides by itself, like any libfcgi program: a listening \
             socket on fd 0 (spawn-fcgi, mod_fcgid) or from systemd means FastCGI; a CGI \
-            environment (GATEWAY_INTERFACE) means one CGI request.
+            environment (GATEWAY_INTERFACE or REQUEST_METHOD set) means one CGI request, and \
+            then the command line is ignored (Apache turns a query string into arguments), so \
+            the configuration comes from $CONTACT_LISTENER_CONFIG or the file beside the binary.
 
             First steps:
               contact-listener init --nginx /srv/contact-listener --host crm.example.com
@@ -37,7 +39,7 @@ public struct ContactListener: ParsableCommand {
             in the SQLite database ./data/contacts.db). README.md documents every key.
             """,
         version: ContactListener.versionLine,
-        subcommands: [Serve.self, CGI.self, Init.self, SendTest.self, CheckConfig.self, Decode.self, Handlers.self, SpoolCommand.self, Drain.self]
+        subcommands: [Serve.self, Init.self, SendTest.self, CheckConfig.self, Decode.self, Handlers.self, SpoolCommand.self, Drain.self]
     )
 
     /// The release version.
@@ -70,17 +72,23 @@ public struct ContactListener: ParsableCommand {
     public init() {}
 
     /// Runs the listener with the built-in handlers plus `handlers` (your own types).
-    /// With no arguments, serves FastCGI on an inherited socket or one CGI request.
+    /// Started as CGI, serves the one request and never reads its command line; with no
+    /// arguments and a listening socket on fd 0, serves FastCGI; otherwise runs a subcommand.
     public static func main(handlers: [any ContactHandlerFactory.Type]) -> Never {
         HandlerRegistry.register(handlers)
-        if CommandLine.arguments.count == 1 {
-            let environment = ProcessEnvironment.current
-            if ListenSocket.inherited(environment: environment) != nil {
-                Glibc.exit(Serve.run(configPath: nil, listen: nil, threads: nil, environment: environment))
-            }
-            if CGIGateway.isCGI(environment: environment) {
-                Glibc.exit(CGI.run(configPath: nil, environment: environment))
-            }
+        let environment = ProcessEnvironment.current
+        // Under CGI the command line belongs to the client: Apache's mod_cgi and mod_cgid
+        // turn a query string without '=' into arguments, split on '+' (RFC 3875 §4.4, the
+        // behaviour behind PHP-CGI's CVE-2012-1823; see SECURITY.md). So `?init+--force+x`
+        // must not reach the argument parser: a CGI process serves its request with the
+        // configuration found as always, and no argument picks a subcommand, file or option.
+        // A listening socket on fd 0 is FastCGI whatever the environment says (mod_fcgid).
+        let listening = ListenSocket.inherited(environment: environment) != nil
+        if CGIGateway.isCGI(environment: environment) && !listening {
+            Glibc.exit(CGI.run(environment: environment))
+        }
+        if CommandLine.arguments.count == 1 && listening {
+            Glibc.exit(Serve.run(configPath: nil, listen: nil, threads: nil, environment: environment))
         }
         main()
         Glibc.exit(0)

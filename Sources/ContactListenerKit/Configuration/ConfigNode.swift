@@ -156,7 +156,7 @@ public struct ConfigNode: @unchecked Sendable {
             } else if parts.count == 2 {
                 result += parts[1]
             } else {
-                throw error("environment variable \(name) is not set (write ${\(name):-default} for a fallback)")
+                throw error("environment variable \(name) is not set; set it for the listener, or write the value in place of ${\(name)} (${\(name):-default} gives a fallback)")
             }
             rest = rest[rest.index(after: end)...]
         }

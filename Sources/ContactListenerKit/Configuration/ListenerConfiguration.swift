@@ -26,6 +26,9 @@ public struct ListenerConfiguration: Sendable {
     public var logLevel: String = "info"
     /// The durable spool; nil hands events straight to the handlers before the answer.
     public var spool: SpoolConfiguration?
+    /// Where replays are recognised when there is no spool (nil with a spool, which
+    /// deduplicates by itself).
+    public var dedup: DedupConfiguration?
     /// A file for the log lines instead of stderr; reopened on SIGUSR1 (log rotation).
     public var logFile: String?
     /// The path of the status page (`?json`, `?html`, `?prometheus`); nil turns it off.
@@ -37,7 +40,7 @@ public struct ListenerConfiguration: Sendable {
     public var verify: VerificationRules = .none
 
     /// The top-level keys a config file may use.
-    public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool", "verify", "status_path", "ping_path", "log_file"]
+    public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool", "verify", "status_path", "ping_path", "log_file", "dedup"]
 
     /// The built-in defaults: the embedded SQLite database `./data/contacts.db`, behind the
     /// durable spool `./data/spool.db`.
@@ -82,6 +85,7 @@ public struct ListenerConfiguration: Sendable {
             return handler
         }
         configuration.spool = nil
+        configuration.dedup = DedupConfiguration(baseDirectory: baseDirectory)
         guard let parsed else { return configuration }  // an empty file means the default handler
         let root = ConfigNode(node: parsed, path: "", file: file, environment: environment)
         try root.requireMapping(allowed: topLevelKeys)
@@ -139,10 +143,22 @@ public struct ListenerConfiguration: Sendable {
                 configuration.spool = try SpoolConfiguration(node: spool, baseDirectory: baseDirectory)
             }
         }
+        if let node = root["dedup"] {
+            guard configuration.spool == nil else {
+                throw node.error("with a spool, the spool recognises replays itself (spool.dedup_window); remove `dedup:`")
+            }
+            configuration.dedup = try DedupConfiguration(node: node, baseDirectory: baseDirectory)
+        } else {
+            configuration.dedup = configuration.spool == nil ? DedupConfiguration(baseDirectory: baseDirectory) : nil
+        }
         if let handlers = root["handlers"] {
             configuration.handlers = []
             var names: Set<String> = []
-            for element in try handlers.elements() {
+            let elements = try handlers.elements()
+            guard !elements.isEmpty else {
+                throw handlers.error("an empty list would acknowledge every event and drop it; name at least one handler, or leave `handlers:` out for the SQLite database data/contacts.db")
+            }
+            for element in elements {
                 try element.requireMapping(allowed: element.keys)  // each handler checks its own keys
                 guard let type = try element["type"]?.string() else {
                     throw element.error("every handler needs a 'type' (see `contact-listener handlers`)")

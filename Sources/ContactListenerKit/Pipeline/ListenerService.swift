@@ -11,6 +11,8 @@ public final class ListenerService: Sendable {
     public let spool: Spool?
     /// The dispatcher over the spool, when configured.
     public let dispatcher: Dispatcher?
+    /// Where replays are recognised without a spool.
+    private let replayGuard: ReplayGuard?
 
     /// Builds the handlers, opens the spool and wires the pipeline for `configuration`.
     /// `board` is the status page's (nil where no process stays to serve it: CGI, `drain`).
@@ -30,12 +32,28 @@ public final class ListenerService: Sendable {
             let dispatcher = Dispatcher(spool: spool, handlers: handlers, logger: logger, owner: RequestIDGenerator().next())
             self.spool = spool
             self.dispatcher = dispatcher
+            replayGuard = nil
             let sink = SpoolSink(writer: SpoolWriter(spool: spool)) { dispatcher.notify() }
             pipeline = RequestPipeline(configuration: configuration, sink: sink, logger: logger, spool: spool, board: board)
         } else {
             spool = nil
             dispatcher = nil
-            pipeline = RequestPipeline(configuration: configuration, sink: DirectSink(handlers: HandlerSet(handlers)), logger: logger, board: board)
+            var sink: any EventSink = DirectSink(handlers: HandlerSet(handlers))
+            var replayGuard: ReplayGuard? = nil
+            if let dedup = configuration.dedup {
+                do {
+                    let opened = try ReplayGuard(path: dedup.path, window: dedup.window)
+                    sink = GuardedSink(direct: DirectSink(handlers: HandlerSet(handlers)), replayGuard: opened, logger: logger)
+                    replayGuard = opened
+                } catch {
+                    handlers.forEach { $0.close() }
+                    throw ConfigurationError(
+                        file: configuration.source, line: nil, key: "dedup.path",
+                        reason: "can't open \(dedup.path), where replays are recognised without a spool: \(error); check the folder exists and is writable")
+                }
+            }
+            self.replayGuard = replayGuard
+            pipeline = RequestPipeline(configuration: configuration, sink: sink, logger: logger, board: board)
         }
     }
 
@@ -50,9 +68,11 @@ public final class ListenerService: Sendable {
         dispatcher?.drain(until: Timestamp.monotonicNanoseconds() + UInt64(max(0, milliseconds)) * 1_000_000) ?? 0
     }
 
-    /// Stops delivery and closes the handlers.
+    /// Stops delivery and closes the handlers, the spool and the replay guard.
     public func shutdown() {
         dispatcher?.stop()
         handlers.forEach { $0.close() }
+        spool?.close()
+        replayGuard?.close()
     }
 }

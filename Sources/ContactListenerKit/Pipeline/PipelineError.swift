@@ -14,8 +14,12 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     case event(EventError)
     /// A handler could not store the event.
     case handler(HandlerError)
+    /// The same transaction is being stored by a concurrent request (no spool).
+    case concurrentDuplicate(ConcurrentDuplicate)
 
-    /// The one-line message sent to the client and logged.
+    /// The one-line message sent to the client. A storage failure says only that it
+    /// happened: a handler's error can name a CRM's URL or quote its answer, which are the
+    /// operator's business, not the caller's (`detail` has them, for the log).
     public var description: String {
         switch self {
         case .methodNotAllowed(let method):
@@ -26,8 +30,18 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
         case .request(let error): return error.description
         case .form(let error): return error.description
         case .event(let error): return error.description
-        case .handler(let error): return "the event could not be stored (\(error)); nothing was acknowledged, send it again later"
+        case .handler: return "the event could not be stored; nothing was acknowledged, send it again later (the listener's log says why)"
+        case .concurrentDuplicate(let error): return error.description
         }
+    }
+
+    /// The message for the log and the status page: `description`, with the handler's own
+    /// error for a storage failure.
+    public var detail: String {
+        if case .handler(let error) = self {
+            return "the event could not be stored (\(error)); nothing was acknowledged"
+        }
+        return description
     }
 
     /// The HTTP status: 4xx for the client's faults, 503 when storage failed.
@@ -43,6 +57,7 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
         case .form(let error): return error.isSizeLimit ? 413 : 400
         case .event: return 400
         case .handler: return 503
+        case .concurrentDuplicate: return 409
         }
     }
 }

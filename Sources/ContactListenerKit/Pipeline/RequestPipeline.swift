@@ -80,6 +80,8 @@ public final class RequestPipeline: Sendable {
                     dedupKey: Spool.dedupKey(event.transactionID) ?? verified.webhookID.flatMap { Spool.dedupKey("webhook-id:" + $0) })
             } catch let error as HandlerError {
                 throw PipelineError.handler(error)
+            } catch let error as ConcurrentDuplicate {
+                throw PipelineError.concurrentDuplicate(error)
             } catch {
                 throw PipelineError.handler(HandlerError(handler: "sink", reason: "\(error)"))
             }
@@ -87,7 +89,7 @@ public final class RequestPipeline: Sendable {
             duplicate = acceptance == .duplicate
         } catch {
             response = .error(error.status, error.description)
-            failure = error.description
+            failure = error.detail
         }
         log(request.method, clientAddress, response, bodyBytes: request.body.count,
             started: started, requestID: requestID, transactionID: transactionID, failure: failure, duplicate: duplicate)
@@ -120,7 +122,8 @@ public final class RequestPipeline: Sendable {
     }
 
     private func makeEvent(from request: Request, requestID: String, verified: VerifiedRequest) throws(PipelineError) -> ContactEvent {
-        let form = try decodeParameters(request, query: verified.query)
+        if verified.bodyIsSigned && request.method == "GET" { throw .verification(.unsignedQuery) }
+        let form = try decodeParameters(request, query: verified.eventQuery)
         let metadata = EventMetadata(
             receivedAt: Timestamp.now(), remoteAddress: verified.clientAddress, requestID: requestID,
             method: request.method, mode: ContactEvent.mode(of: form, method: request.method))

@@ -31,6 +31,22 @@ struct AddressRange: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// `::/0`: every IPv6 address, and so every IPv4 address in its mapped form
+    /// (`allow_from: any`).
+    static let everyAddress = AddressRange(network: IPAddress(high: 0, low: 0), prefixLength: 0)
+
+    /// The loopback ranges, 127.0.0.0/8 and ::1 (RFC 1122 §3.2.1.3, RFC 4291 §2.5.3): the
+    /// clients accepted when no rule says who may send.
+    static let loopback = [
+        AddressRange(network: IPAddress(high: 0, low: 0xffff_7f00_0000), prefixLength: 104),
+        AddressRange(network: IPAddress(high: 0, low: 1), prefixLength: 128),
+    ]
+
+    private init(network: IPAddress, prefixLength: Int) {
+        self.network = network
+        self.prefixLength = prefixLength
+    }
+
     /// Parses `text`; host bits below the prefix are an error, because `10.1.2.3/8` is
     /// more likely a typo than a deliberate way of writing `10.0.0.0/8`.
     init(_ text: String) throws(ParseError) {

@@ -28,6 +28,8 @@ public struct VerificationFailure: Error, Equatable, Sendable, CustomStringConve
         case unknownClient
         case clientNotAnAddress
         case addressNotAllowed(IPAddress)
+        case notLoopback(IPAddress?)
+        case unsignedQuery
         case methodNotAllowed(method: String, allowed: [String])
     }
 
@@ -39,8 +41,8 @@ public struct VerificationFailure: Error, Equatable, Sendable, CustomStringConve
     public var rule: Rule {
         switch code {
         case .missingToken, .wrongToken: return .token
-        case .missingSignature, .malformedSignature, .staleSignature, .wrongSignature: return .signature
-        case .unknownClient, .clientNotAnAddress, .addressNotAllowed: return .allowFrom
+        case .missingSignature, .malformedSignature, .staleSignature, .wrongSignature, .unsignedQuery: return .signature
+        case .unknownClient, .clientNotAnAddress, .addressNotAllowed, .notLoopback: return .allowFrom
         case .methodNotAllowed: return .methods
         }
     }
@@ -49,7 +51,7 @@ public struct VerificationFailure: Error, Equatable, Sendable, CustomStringConve
     /// address, 405 for a method that isn't accepted.
     public var status: Int {
         switch code {
-        case .missingToken, .missingSignature: return 401
+        case .missingToken, .missingSignature, .unsignedQuery: return 401
         case .methodNotAllowed: return 405
         default: return 403
         }
@@ -80,6 +82,12 @@ public struct VerificationFailure: Error, Equatable, Sendable, CustomStringConve
             return "\(key): the client address is not an IP address"
         case .addressNotAllowed(let address):
             return "\(key): client address \(address) is not in an allowed range"
+        case .notLoopback(let address):
+            let client = address.map { "client address \($0)" } ?? "a client without an IP address"
+            return "\(key): no verify rule is configured, so only this machine (loopback) may send, not \(client); "
+                + "add verify.token (and ?token=… to the platform's URL), or verify.allow_from with the platform's addresses (`any` for every address)"
+        case .unsignedQuery:
+            return "\(key): a GET carries its data in the query string, which the signature does not cover; have the platform POST a signed body"
         case .methodNotAllowed(let method, let allowed):
             // Quote the method only when it is plainly a method name.
             let shown = method.utf8.count <= 16 && method.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) && !method.isEmpty
@@ -118,6 +126,14 @@ public struct VerificationFailure: Error, Equatable, Sendable, CustomStringConve
     static func addressNotAllowed(_ address: IPAddress) -> VerificationFailure {
         VerificationFailure(.addressNotAllowed(address))
     }
+
+    /// No rule says who may send and the client is not on loopback (403).
+    static func notLoopback(_ address: IPAddress?) -> VerificationFailure {
+        VerificationFailure(.notLoopback(address))
+    }
+
+    /// A GET under a signature rule: its data would be unsigned (401).
+    static let unsignedQuery = VerificationFailure(.unsignedQuery)
 
     /// `method` isn't among `allowed` (405).
     static func methodNotAllowed(_ method: String, allowed: [String]) -> VerificationFailure {

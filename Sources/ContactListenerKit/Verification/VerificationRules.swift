@@ -35,11 +35,15 @@ public struct VerificationRules: Sendable {
         token = try node["token"].map { (child) throws(ConfigurationError) in try TokenRule(node: child) }
         signature = try node["signature"].map { (child) throws(ConfigurationError) in try SignatureRule(node: child) }
         if let child = node["allow_from"] {
-            let ranges = try AddressRange.list(from: child)
-            guard !ranges.isEmpty else {
-                throw child.error("the list is empty, which would refuse every request; leave the key out to allow every address")
+            if child.node.scalar != nil, try child.string() == "any" {
+                allowFrom = [AddressRange.everyAddress]
+            } else {
+                let ranges = try AddressRange.list(from: child)
+                guard !ranges.isEmpty else {
+                    throw child.error("the list is empty, which would refuse every request; write `any` to allow every address")
+                }
+                allowFrom = ranges
             }
-            allowFrom = ranges
         }
         trustedProxies = try node["trusted_proxies"].map { (child) throws(ConfigurationError) in try AddressRange.list(from: child) } ?? []
         methods = try node["methods"].map { (child) throws(ConfigurationError) in try MethodRule(node: child) }
@@ -50,9 +54,25 @@ public struct VerificationRules: Sendable {
         token == nil && signature == nil && allowFrom == nil && methods == nil && trustedProxies.isEmpty
     }
 
+    /// Whether only loopback clients are accepted: nothing says who else may send (no
+    /// token, no signature, no `allow_from`), and an open listener must be asked for.
+    var isLoopbackOnly: Bool { token == nil && signature == nil && allowFrom == nil }
+
+    /// Whether any client on the internet can get an event stored: `allow_from` admits
+    /// every address and no credential is required.
+    public var isOpenToEveryone: Bool {
+        token == nil && signature == nil && (allowFrom?.contains(AddressRange.everyAddress) ?? false)
+    }
+
     /// The configured rules in words, without any secret, for `check-config`.
     public var summary: [String] {
         var lines: [String] = []
+        if isLoopbackOnly {
+            lines.append("no rule: only loopback clients (127.0.0.0/8, ::1) are accepted, others get 403; add token, signature or allow_from")
+        }
+        if isOpenToEveryone {
+            lines.append("OPEN: allow_from admits every address and no token or signature is required: anyone on the internet can store events")
+        }
         if let methods { lines.append("methods: \(methods.allowed.joined(separator: ", "))") }
         if let allowFrom { lines.append("allow_from: \(allowFrom.map(\.description).joined(separator: ", "))") }
         if !trustedProxies.isEmpty { lines.append("trusted_proxies: \(trustedProxies.map(\.description).joined(separator: ", "))") }
@@ -74,6 +94,9 @@ public struct VerificationRules: Sendable {
     /// The cheap, credential-free rules go first (methods, then allow_from), so a client
     /// from outside the allow-list never learns whether its token or signature was right.
     /// The token comes out of the query string whether or not verification passes.
+    ///
+    /// With no rule saying who may send, only loopback clients are accepted (fail closed:
+    /// a public URL with a forgotten `verify:` must not take contacts from anyone).
     public func verify(_ request: Request, now: Int) -> VerificationOutcome {
         if let failure = methods?.check(request.method) { return .rejected(failure) }
 
@@ -83,6 +106,10 @@ public struct VerificationRules: Sendable {
             guard let address = client.address else { return .rejected(.clientNotAnAddress) }
             guard allowFrom.contains(where: { $0.contains(address) }) else {
                 return .rejected(.addressNotAllowed(address))
+            }
+        } else if isLoopbackOnly {
+            guard let address = client?.address, AddressRange.loopback.contains(where: { $0.contains(address) }) else {
+                return .rejected(.notLoopback(client?.address))
             }
         }
 
@@ -100,6 +127,6 @@ public struct VerificationRules: Sendable {
             case .failure(let failure): return .rejected(failure)
             }
         }
-        return .accepted(VerifiedRequest(clientAddress: client?.text, query: query, webhookID: webhookID))
+        return .accepted(VerifiedRequest(clientAddress: client?.text, query: query, webhookID: webhookID, bodyIsSigned: signature != nil))
     }
 }

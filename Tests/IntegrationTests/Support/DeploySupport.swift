@@ -37,6 +37,95 @@ enum DeployRecipe {
         }
         return text
     }
+
+    /// deploy/shared-hosting/contact-listener.yaml (or the one in `recipes`, a release's
+    /// copy) as an operator fills it in: `${LISTENER_TOKEN}` replaced by `token`.
+    static func sharedHostingConfig(token: String, recipes: String = path("shared-hosting")) throws -> String {
+        let text = readText("\(recipes)/contact-listener.yaml")
+        guard text.contains("\"${LISTENER_TOKEN}\"") else {
+            throw TestFailure("\(recipes)/contact-listener.yaml no longer has token \"${LISTENER_TOKEN}\"; update the test with the recipe")
+        }
+        return text.replacingOccurrences(of: "\"${LISTENER_TOKEN}\"", with: "\"\(token)\"")
+    }
+}
+
+/// A folder of a shared-hosting site as the recipe says to fill it: the binary as
+/// `contact-listener.cgi` (755), the recipe's `.htaccess` (644) and its config with a
+/// token (600), in a folder (755) of Apache's document root owned by the site's user.
+struct SharedHostingSite {
+    /// The folder's name under the document root.
+    let name: String
+    /// Its absolute path.
+    let path: String
+    /// The config's token.
+    let token: String
+
+    /// Installs `binary` with the recipes in `recipes` (deploy/shared-hosting, or a release's copy).
+    static func install(binary: String, recipes: String = DeployRecipe.path("shared-hosting"), in directory: TestDirectory) throws -> SharedHostingSite {
+        let name = "listener-\(randomHex(6))"
+        let path = try directory.folder("apache-www/\(name)")
+        let token = randomHex(16)
+        try FileManager.default.copyItem(atPath: binary, toPath: "\(path)/contact-listener.cgi")
+        try FileManager.default.copyItem(atPath: "\(recipes)/.htaccess", toPath: "\(path)/.htaccess")
+        try DeployRecipe.sharedHostingConfig(token: token, recipes: recipes)
+            .write(toFile: "\(path)/contact-listener.yaml", atomically: false, encoding: .utf8)
+        chmod("\(path)/contact-listener.cgi", 0o755)
+        chmod("\(path)/contact-listener.yaml", 0o600)
+        chmod("\(path)/.htaccess", 0o644)
+        chmod(path, 0o755)
+        // Owned by the site's user (suEXEC runs the script as that user; here www-data).
+        try WebServerUser.own(path)
+        return SharedHostingSite(name: name, path: path, token: token)
+    }
+
+    /// The script's URL on `apache`.
+    func url(on apache: ApacheServer) -> String { "\(apache.url)/\(name)/contact-listener.cgi" }
+}
+
+extension ApacheServer {
+    /// A private Apache with mod_cgid whose `folder` honours every `.htaccess` directive,
+    /// as a shared host allows a customer's folder.
+    static func startForSharedHosting(in directory: TestDirectory, folder: String) async throws -> ApacheServer {
+        try await start(in: directory, modules: ["cgid"], site: """
+            <Directory \(folder)>
+                AllowOverride All
+                Require all granted
+            </Directory>
+            """)
+    }
+}
+
+/// A folder's files by relative path with their size and modification time, for "nothing
+/// was created or changed". SQLite's -wal and -shm files are left out: any process that opens a database
+/// in WAL mode writes its shared-memory index, and the last one to close removes the WAL.
+struct SiteSnapshot: Equatable {
+    let files: [String: String]
+
+    init(_ folder: String) throws {
+        var files: [String: String] = [:]
+        let enumerator = FileManager.default.enumerator(atPath: folder)
+        while let relative = enumerator?.nextObject() as? String {
+            if relative.hasSuffix("-wal") || relative.hasSuffix("-shm") { continue }
+            var status = stat()
+            guard lstat("\(folder)/\(relative)", &status) == 0 else { throw TestFailure("stat \(folder)/\(relative) failed") }
+            files[relative] = (status.st_mode & S_IFMT) == S_IFDIR
+                ? "folder" : "\(status.st_size) bytes, modified \(status.st_mtim.tv_sec).\(status.st_mtim.tv_nsec)"
+        }
+        self.files = files
+    }
+
+    /// The paths added, removed or changed from `self` to `other`.
+    func difference(to other: SiteSnapshot) -> String {
+        let paths = Set(files.keys).union(other.files.keys).sorted()
+        return paths.compactMap { path in
+            switch (files[path], other.files[path]) {
+            case (nil, _?): return "created: \(path)"
+            case (_?, nil): return "removed: \(path)"
+            case let (old?, new?) where old != new: return "changed: \(path)"
+            default: return nil
+            }
+        }.joined(separator: "\n")
+    }
 }
 
 /// The user web servers run their workers as when the tests run as root (Debian's

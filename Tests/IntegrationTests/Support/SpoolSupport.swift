@@ -342,7 +342,8 @@ func runCGIRequest(
     environment["CONTENT_TYPE"] = contentType
     environment["CONTENT_LENGTH"] = String(body.count)
     environment["QUERY_STRING"] = ""
-    environment["REMOTE_ADDR"] = "198.51.100.7"
+    // Loopback: these configs have no `verify:` rule, which admits loopback clients only.
+    environment["REMOTE_ADDR"] = "127.0.0.1"
     environment["SERVER_PROTOCOL"] = "HTTP/1.1"
     environment["CONTACT_LISTENER_CONFIG"] = configPath
     let process = try ChildProcess(

@@ -210,12 +210,13 @@ func runControlledCGI(
     return (CGIRun(status: status, body: String(output[end.upperBound...]), exit: exit, stderr: process.stderr), seconds)
 }
 
-/// The CGI environment of a POST from 198.51.100.7 (CONTENT_LENGTH left to the caller).
+/// The CGI environment of a POST from 127.0.0.1 (CONTENT_LENGTH left to the caller): a
+/// config without `verify:` rules admits loopback clients only.
 func cgiEnvironment(method: String = "POST", contentType: String? = "application/x-www-form-urlencoded",
                     contentLength: String?, query: String = "") -> [String: String] {
     var environment = [
         "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": method, "QUERY_STRING": query,
-        "REMOTE_ADDR": "198.51.100.7", "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "/hook",
+        "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "/hook",
     ]
     if let contentType { environment["CONTENT_TYPE"] = contentType }
     if let contentLength { environment["CONTENT_LENGTH"] = contentLength }
