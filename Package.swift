@@ -35,11 +35,15 @@ let package = Package(
             pkgConfig: "libmariadb",
             providers: [.apt(["libmariadb-dev"])]
         ),
+        // glibc's posix_spawn_file_actions_addclosefrom_np, which needs _GNU_SOURCE;
+        // only Handlers/Exec/ChildProcess.swift uses it.
+        .target(name: "CSpawn"),
         .target(
             name: "ContactListenerKit",
             dependencies: [
                 "CFastCGI",
                 "CMariaDB",
+                "CSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -95,6 +95,40 @@ struct ExecHandlerTests {
         #expect(readText("\(out)/runs") == "run tx-exec-1\n", "the script ran more than once")
     }
 
+    @Test("the program inherits stdin, stdout and stderr only: no listening socket, no client connection, no file of ours")
+    func inheritsNoDescriptors() async throws {
+        let directory = try TestDirectory("exec-fds")
+        defer { directory.remove() }
+        let out = try directory.folder("out")
+        // Lists the shell's descriptors (from a child, so the listing opens none in the
+        // shell itself) while the request is in flight: no spool, so the handler runs
+        // before the answer, with nginx's connection to the listener open.
+        let script = try directory.write("fds.sh", """
+            #!/bin/sh
+            find /proc/$$/fd -mindepth 1 -fprintf "$OUT/fds" '%f %l\\n'
+
+            """)
+        chmod(script, 0o755)
+        let stack = try await SpoolStack.start(in: directory, config: """
+            handlers:
+              - type: jsonl
+                path: events.jsonl
+              - type: exec
+                command: [./fds.sh]
+                env: { OUT: \(out) }
+
+            """)
+        defer { stack.stop() }
+        try await stack.postAccepted(contactForm("tx-exec-fds"))
+        let lines = readText("\(out)/fds").split(separator: "\n").map(String.init)
+        try #require(!lines.isEmpty, "the script wrote no descriptor list")
+        let extra = lines.map { $0.split(separator: " ", maxSplits: 1).map(String.init) }.filter { entry in
+            guard let number = Int(entry.first ?? ""), number > 2, let target = entry.last else { return false }
+            return !target.hasSuffix("/fds.sh")  // the shell's own: the script it runs (dash: fd 10)
+        }
+        #expect(extra.isEmpty, "the program inherited descriptors beyond 0-2: \(extra)")
+    }
+
     @Test("non-zero exit: retried on the schedule, stderr in last_error; delivered once the script succeeds")
     func failureIsRetried() async throws {
         let directory = try TestDirectory("exec-fail")

@@ -145,6 +145,29 @@ struct HostileInputTests {
             }, marker: "tx-hostile-multipart")
     }()
 
+    /// A 70-character boundary (the most RFC 2046 allows) that the preamble almost matches
+    /// at every byte: a search that compares the whole boundary at each position does
+    /// 4 M × 70 comparisons; ours reads each byte once.
+    static let nearBoundary = String(repeating: "-", count: 69) + "x"
+    static let nearBoundaryCase: Case = {
+        let preamble = String(repeating: "-", count: 4_000_000)
+        let body = preamble + "\r\n--\(nearBoundary)\r\nContent-Disposition: form-data; name=\"transactionid\"\r\n\r\ntx-hostile-near\r\n--\(nearBoundary)--\r\n"
+        return Case(
+            name: "multipart: 4 MB of near-boundaries", contentType: "multipart/form-data; boundary=\(nearBoundary)", body: form(body),
+            expected: .stored(transactionID: "tx-hostile-near") { _ in [] }, marker: "tx-hostile-near")
+    }()
+
+    /// A 30,000-character boundary over 4 MB of its first byte: refused at once (RFC 2046
+    /// allows 70), where a plain search would compare 30,000 bytes at each of 4 M positions.
+    /// CGI only: nginx refuses a header that long itself.
+    static let longBoundaryCase: Case = {
+        let boundary = String(repeating: "-", count: 30_000)
+        return Case(
+            name: "multipart: a 30,000-character boundary", contentType: "multipart/form-data; boundary=\(boundary)",
+            body: form(String(repeating: "-", count: 4_000_000) + "transactionid=tx-hostile-longb"),
+            expected: .refused(status: 400, mentioning: "RFC 2046 allows 1 to 70"), marker: "tx-hostile-longb")
+    }()
+
     static let deepJSONCase = Case(
         name: "JSON nested 100,000 deep", contentType: "application/json",
         body: form(#"{"transactionid":"tx-hostile-deepjson","a":"# + String(repeating: "[", count: 100_000)
@@ -169,7 +192,7 @@ struct HostileInputTests {
     /// Every decoding case, run both behind nginx and as CGI.
     static var decodingCases: [Case] {
         [invalidUTF8Case, collidingCase, sequentialCase, appendCase, deepNameCase, tooManyVarsCase, longKeyCase,
-         longValueCase, multipartCase, deepJSONCase, bigJSONStringCase, invalidUTF8JSONCase]
+         longValueCase, multipartCase, nearBoundaryCase, deepJSONCase, bigJSONStringCase, invalidUTF8JSONCase]
     }
 
     /// Checks one answer against `expected` and the stored events; returns problems found.
@@ -310,7 +333,7 @@ struct HostileInputTests {
         let directory = try TestDirectory("hostile-cgi")
         defer { directory.remove() }
         let configPath = try Self.cgiConfig(directory)
-        for testCase in Self.decodingCases {
+        for testCase in Self.decodingCases + [Self.longBoundaryCase] {
             let input = directory.file("cgi-\(testCase.marker).stdin")
             try Data(testCase.body).write(to: URL(fileURLWithPath: input))
             let (run, seconds) = try await offload {

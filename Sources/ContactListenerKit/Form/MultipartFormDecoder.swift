@@ -50,8 +50,15 @@ public struct MultipartFormDecoder: Sendable {
         return nil
     }
 
+    /// RFC 2046 §5.1.1: a boundary is 1 to 70 characters. A longer one is refused before
+    /// the body is searched for it.
+    public static let maxBoundaryLength = 70
+
     /// Decodes `input`, split at `--boundary` delimiter lines.
     public func decode(_ input: UnsafeBufferPointer<UInt8>, boundary: String) throws(FormError) -> FormArray {
+        guard (1...Self.maxBoundaryLength).contains(boundary.utf8.count) else {
+            throw .invalidMultipart(reason: "the boundary is \(boundary.utf8.count) characters long; RFC 2046 allows 1 to \(Self.maxBoundaryLength)")
+        }
         var parts = 0
         var builder = FormBuilder(limits: limits, phpNameMangling: phpNameMangling)
         let delimiter = Array("--\(boundary)".utf8)

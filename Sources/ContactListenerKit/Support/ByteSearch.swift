@@ -16,21 +16,52 @@ enum ByteSearch {
         return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
     }
 
-    /// The first index of `needle` in `input` at or after `start`.
+    /// The first index of `needle` in `input` at or after `start`, in time linear in the
+    /// input whatever the needle (a multipart boundary is the client's choice).
+    ///
+    /// Knuth–Morris–Pratt: after a partial match the longest proper prefix of the needle
+    /// that is also a suffix of what matched is kept, so no byte is looked at twice; and
+    /// with nothing matched, `memchr` skips to the next occurrence of the first byte, so a
+    /// body without near-matches is scanned at `memchr` speed. (A plain "find the first
+    /// byte, compare the rest" costs input × needle on input like `-------…`.)
     static func firstIndex(of needle: [UInt8], in input: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
         guard let first = needle.first, needle.count <= input.count else { return nil }
+        let fallback = failureTable(needle)
         var position = max(start, 0)
-        let last = input.count - needle.count
-        while position <= last {
-            guard let candidate = firstIndex(of: first, in: input, from: position, to: last + 1) else { return nil }
-            var matched = true
-            for offset in 1..<needle.count where input[candidate + offset] != needle[offset] {
-                matched = false
-                break
+        var matched = 0
+        while position < input.count {
+            if matched == 0 {
+                guard let candidate = firstIndex(of: first, in: input, from: position) else { return nil }
+                position = candidate + 1
+                matched = 1
+            } else {
+                let byte = input[position]
+                while matched > 0 && byte != needle[matched] { matched = fallback[matched - 1] }
+                if byte == needle[matched] { matched += 1 }
+                position += 1
             }
-            if matched { return candidate }
-            position = candidate + 1
+            if matched == needle.count { return position - needle.count }
         }
         return nil
+    }
+
+    /// KMP's table: entry i is the length of the longest proper prefix of `needle[0...i]`
+    /// that is also its suffix.
+    private static func failureTable(_ needle: [UInt8]) -> [Int] {
+        var table = [Int](repeating: 0, count: needle.count)
+        var length = 0
+        var index = 1
+        while index < needle.count {
+            if needle[index] == needle[length] {
+                length += 1
+                table[index] = length
+                index += 1
+            } else if length > 0 {
+                length = table[length - 1]
+            } else {
+                index += 1
+            }
+        }
+        return table
     }
 }

@@ -1,3 +1,4 @@
+import CSpawn
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,6 +46,15 @@ public enum ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        // Nothing else crosses into the program: not the FastCGI listening socket (fd 0
+        // under spawn-fcgi, or one we opened), not a client's connection that libfcgi
+        // accepted without close-on-exec, not a log file. A script must not be able to
+        // answer for us, hold our socket open after we exit, or write to our files.
+        guard cl_spawn_file_actions_addclosefrom(&actions, 3) == 0 else {
+            for fd in stdinPipe + stderrPipe { close(fd) }
+            spawnLock.unlock()
+            throw SystemError("posix_spawn_file_actions_addclosefrom_np", program)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
