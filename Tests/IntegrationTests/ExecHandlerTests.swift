@@ -219,8 +219,13 @@ struct ExecHandlerTests {
         let listenerPID = stack.listener.process.pid
         try await stack.postAccepted(contactForm("tx-exec-slow"))
         let scriptPIDs = try await offload { () -> [Int32] in
-            _ = poll(timeout: 30) { pathExists("\(out)/sleep.pid") }
-            return ["script.pid", "sleep.pid"].compactMap { Int32(readText("\(out)/\($0)").trimmingCharacters(in: .whitespacesAndNewlines)) }
+            // A file exists as soon as the shell opens it for the redirection, before `echo`
+            // wrote the number: wait until both hold one.
+            func pids() -> [Int32] {
+                ["script.pid", "sleep.pid"].compactMap { Int32(readText("\(out)/\($0)").trimmingCharacters(in: .whitespacesAndNewlines)) }
+            }
+            _ = poll(timeout: 30) { pids().count == 2 }
+            return pids()
         }
         spawned.withLock { $0 = scriptPIDs }
         // The plain `sleep 30` lives for 1 s only, too short to catch for sure on a loaded
