@@ -123,12 +123,20 @@ struct HTTPHandlerTests {
         #expect(canonicalJSON(shown["event"] ?? NSNull()) == canonicalJSON(event), "spool show differs from what was sent")
     }
 
-    @Test("check-config rejects an unknown placeholder, a non-http URL and header names RFC 9110 forbids, with file:line errors",
+    @Test("check-config rejects an unknown placeholder, a non-http URL, header names RFC 9110 forbids, numbers JSON can't carry and bodies the content type can't encode, with file:line errors",
           arguments: [
               ("unknown", "body:\n      email: \"{{contact.mail}}\"", 5, "{{contact.mail}}"),
               ("scheme", "", 3, "ftp://example.com/x"),
               ("header", "headers:\n      \"X Api Key\": abc", 5, "'X Api Key' is not a header name"),
               ("idempotency", "idempotency_header: \"Idempotency Key\"", 4, "'Idempotency Key' is not a header name"),
+              ("leading-zero", "body:\n      ok: 1.5\n      zip: 01234", 6, "handlers[0].body.zip: '01234' is not a JSON number"),
+              ("half-number", "body:\n      nested: { n: .5 }", 5, "handlers[0].body.nested.n: '.5' is not a JSON number"),
+              ("hex", "body: [0x10]", 4, "handlers[0].body[0]: '0x10' is not a JSON number"),
+              ("huge", "body:\n      n: 1e400", 5, "handlers[0].body.n: '1e400'"),
+              ("nan", "body:\n      n: nan", 5, "handlers[0].body.n: 'nan' is not a JSON number"),
+              ("text-type", "content_type: text/plain\n    body: \"Hi {{contact.email}}\"", 5, "handlers[0].body: "),
+              ("json-text", "body: '{\"email\": {{contact.email}}'", 4, "handlers[0].body: "),
+              ("form-event", "content_type: application/x-www-form-urlencoded", 4, "handlers[0].content_type: "),
           ])
     func configErrors(name: String, options: String, line: Int, mentioning: String) async throws {
         let directory = try TestDirectory("http-cfg")
@@ -144,5 +152,48 @@ struct HTTPHandlerTests {
         let result = try runCommand(["check-config", "--config", config], in: directory)
         #expect(result.exit != .exited(0), "\(result)")
         #expect(result.stderr.contains("\(name).yaml:\(line)") && result.stderr.contains(mentioning), "\(result)")
+        if ["leading-zero", "half-number", "hex", "huge", "nan"].contains(name) {
+            #expect(result.stderr.contains("quote it"), "a number JSON can't carry: the error says to quote it: \(result)")
+        }
+    }
+
+    @Test("a contact's email can't add members to the JSON body: text and mapping templates send it as data")
+    func templateInjection() async throws {
+        let directory = try TestDirectory("http-inject")
+        defer { directory.remove() }
+        let recorder = try await Recorder.start(in: directory)
+        defer { recorder.stop() }
+        let stack = try await SpoolStack.start(in: directory, config: """
+            spool:
+              path: spool.db
+              retry: [1s]
+              jitter: 0
+            handlers:
+              - type: http
+                name: text
+                url: "${CRM_URL}/text"
+                body: '{"email": "{{contact.email}}", "name": {{field:First Name}}, "admin": false}'
+              - type: http
+                name: mapping
+                url: "${CRM_URL}/mapping"
+                body:
+                  email: "{{contact.email}}"
+                  name: "{{field:First Name}}"
+                  admin: false
+
+            """, environment: ["CRM_URL": recorder.url])
+        defer { stack.stop() }
+        let email = #"x","admin":true,"x":"@example.com"#
+        let name = #"Ann", "admin": true, "y": ""#
+        try await stack.postAccepted(contactForm("tx-inject", email: email, firstName: name))
+        try await stack.cli.waitUntilSettled(delivered: 2)
+        for path in ["/text", "/mapping"] {
+            let request = try #require(try recorder.requests(path: path).first, "\(path) got the event")
+            let body = try request.json()
+            #expect(body["email"] as? String == email, "\(path): \(request.body)")
+            #expect(body["name"] as? String == name, "\(path): \(request.body)")
+            #expect(body["admin"] as? Bool == false, "\(path): \(request.body)")
+            #expect(Set(body.keys) == ["email", "name", "admin"], "\(path): \(request.body)")
+        }
     }
 }

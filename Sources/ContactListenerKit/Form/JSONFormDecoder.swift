@@ -150,30 +150,9 @@ public struct JSONFormDecoder: Sendable {
 
         mutating func parseNumber() throws(FormError) -> String {
             let start = position
-            func digits(_ parser: inout Parser) -> Int {
-                let begin = parser.position
-                while parser.position < parser.input.count,
-                      parser.input[parser.position] >= UInt8(ascii: "0"), parser.input[parser.position] <= UInt8(ascii: "9") {
-                    parser.position += 1
-                }
-                return parser.position - begin
-            }
-            if position < input.count, input[position] == UInt8(ascii: "-") { position += 1 }
-            let integerStart = position
-            let integerDigits = digits(&self)
-            guard integerDigits > 0 else { throw failure("invalid value") }
-            if integerDigits > 1, input[integerStart] == UInt8(ascii: "0") { throw failure("leading zero in number") }
-            if position < input.count, input[position] == UInt8(ascii: ".") {
-                position += 1
-                guard digits(&self) > 0 else { throw failure("digit expected after '.'") }
-            }
-            if position < input.count, input[position] == UInt8(ascii: "e") || input[position] == UInt8(ascii: "E") {
-                position += 1
-                if position < input.count, input[position] == UInt8(ascii: "+") || input[position] == UInt8(ascii: "-") {
-                    position += 1
-                }
-                guard digits(&self) > 0 else { throw failure("digit expected in exponent") }
-            }
+            let scanned = JSONNumber.scan(input, from: position)
+            position = scanned.end
+            if let problem = scanned.problem { throw failure(problem) }
             return String(decoding: UnsafeBufferPointer(rebasing: input[start..<position]), as: UTF8.self)
         }
 

@@ -88,7 +88,7 @@ public final class HTTPForwardHandler: ContactHandler {
             ("url", "where to send (required); ${ENV} works, e.g. https://api.example.com/contacts?key=${CRM_KEY}"),
             ("method", "POST (default), PUT or PATCH"),
             ("headers", "a mapping of header names to values, e.g. Authorization: \"Bearer ${CRM_TOKEN}\""),
-            ("body", "omit to send the event's JSON; a mapping is a JSON template with {{contact.email}}, {{field:First Name}}, …"),
+            ("body", "omit to send the event's JSON; a mapping is a JSON template with {{contact.email}}, {{field:First Name}}, …; a string is a text template, values encoded for content_type"),
             ("content_type", "default application/json"),
             ("idempotency_header", "the header carrying the event's request id, the same on every retry (default Idempotency-Key; \"\" sends none)"),
             ("timeout", "per attempt, e.g. 10s (default)"),
@@ -121,6 +121,10 @@ public final class HTTPForwardHandler: ContactHandler {
             }
             let timeout = try options["timeout"]?.duration(in: 1...3_600_000) ?? 10_000
             let body = try BodyTemplate.compile(options["body"], contentType: contentType)
+            if body == .eventJSON, BodyEncoding(contentType: contentType) != .json, let node = options["content_type"] {
+                throw node.error("without body the event's JSON is sent, so content_type must be application/json (or …+json), "
+                    + "not '\(contentType)'; for a form body write a text template like \"email={{contact.email}}\"")
+            }
             return HTTPForwardHandler(
                 name: configuration.name, url: url, method: HTTPMethod(rawValue: methodText), headers: headers,
                 body: body, contentType: contentType, idempotencyHeader: idempotencyHeader, timeout: timeout)
