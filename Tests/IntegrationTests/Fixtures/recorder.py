@@ -16,7 +16,9 @@ according to a plan the test writes (and may rewrite while it runs).
      "paths": {"/other": [{"status": 400, "body": "bad email"}]},
      "delay": 0.05}
   A step answers `times` requests (omitted: every request from then on) with `status`,
-  optional `headers` (a mapping) and `body` (text; default a small JSON). "paths" picks
+  optional `headers` (a mapping, e.g. {"Location": "/elsewhere"}) and `body` (text; default
+  a small JSON), or `body_size` (a number of bytes: that many "x", written 64 KiB at a time
+  and never held whole; a client that hangs up early ends the answer). "paths" picks
   steps by the request path without its query ("steps" is the fallback). "delay" (seconds)
   is slept before answering. Counters restart whenever the plan file's contents change.
   "count_by": a request header (e.g. "Idempotency-Key") whose values keep counters of their
@@ -97,6 +99,7 @@ class Handler(BaseHTTPRequestHandler):
         delay = float(plan.get("delay", 0) or 0)
         if delay > 0:
             time.sleep(delay)
+        size = step.get("body_size")
         answer = step.get("body")
         if answer is None:
             answer = json.dumps({"recorded": True, "status": status})
@@ -104,10 +107,20 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in (step.get("headers") or {}).items():
             self.send_header(name, str(value))
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Type", "application/json" if size is None else "text/plain")
+        self.send_header("Content-Length", str(len(payload) if size is None else int(size)))
         self.end_headers()
-        self.wfile.write(payload)
+        if size is None:
+            self.wfile.write(payload)
+            return
+        chunk = b"x" * 65536
+        remaining = int(size)
+        try:
+            while remaining > 0:
+                self.wfile.write(chunk[:remaining])
+                remaining -= len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     do_POST = handle_any
     do_PUT = handle_any
