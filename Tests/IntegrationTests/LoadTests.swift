@@ -177,4 +177,35 @@ struct LoadTests {
                     """)
         }
     }
+
+    @Test("SIGTERM while every worker waits on an idle kept-alive connection: the listener exits at once, 20 times in a row")
+    func stopWithIdleKeptConnections() async throws {
+        let directory = try TestDirectory("load-idle")
+        defer { directory.remove() }
+        // One worker, pinned by nginx's idle kept-alive connection after each request. On
+        // SIGTERM that worker is woken, and libfcgi sends it back to accept(): if the
+        // listening socket were still blocking then, it would wait there for good.
+        var config = ListenerConfig(threads: 1)
+        config.fsync = false
+        var listener = try await ListenerProcess.serve(in: directory, config: config)
+        let nginx = try await Nginx.start(in: directory, upstream: listener.endpoint, keepalive: 4)
+        defer { nginx.stop() }
+        let client = try CurlClient(port: nginx.port, directory: directory)
+        var accepted: [String] = []
+        for round in 1...20 {
+            if round > 1 { listener = try await ListenerProcess.serve(in: directory, config: config) }
+            let answer = try await client.send(.form("transactionid=tx-idle-\(round)&contact%5Bemail%5D=i%40example.com"))
+            #expect(answer.status == 200, "round \(round): \(answer)")
+            if answer.status == 200 { accepted.append("tx-idle-\(round)") }
+            listener.process.send(SIGTERM)
+            let exit = try await listener.process.waitForExitAsync(timeout: 10)
+            #expect(exit == .exited(0), "round \(round): no exit within 10 s of SIGTERM (\(exit.map { "\($0)" } ?? "still running"))\n\(listener.process.diagnostics())")
+            if exit == nil {
+                listener.process.stop(signal: SIGKILL)
+                break
+            }
+        }
+        let stored = Set(listener.storedLines.compactMap { try? jsonObject($0)["transactionid"] as? String })
+        #expect(Set(accepted).subtracting(stored).isEmpty, "answered 200 but not stored: \(Set(accepted).subtracting(stored).sorted())")
+    }
 }

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Serves FastCGI requests on a listening socket with `threads` workers, each blocked in
-/// its own `FCGX_Accept_r` (safe without a mutex on Linux; shared/NOTES.md explains why the
+/// its own `FCGX_Accept_r` (safe without a mutex on Linux; docs/libfcgi.md explains why the
 /// libfcgi example's mutex deadlocks with `fastcgi_keep_conn`).
 public final class FastCGIServer: @unchecked Sendable {
     private let listenFD: Int32
@@ -42,8 +42,15 @@ public final class FastCGIServer: @unchecked Sendable {
     }
 
     /// Stops gracefully: no new connections once the backlog is drained, requests in flight
-    /// finish and are answered. Safe to call from any thread, once.
+    /// finish and are answered. Safe to call from any thread, once. Returns when every worker
+    /// has left `FCGX_Accept_r`, or after `deadlineSeconds` with the last resort taken.
     public func stop(deadlineSeconds: Double = 10) {
+        // Non-blocking first. With O_NONBLOCK, accept() fails with EAGAIN once the backlog
+        // is empty, so connections nginx already made are still served, and a worker woken
+        // from an idle kept-alive connection below, which libfcgi sends back to accept(),
+        // finds EAGAIN there instead of blocking for good.
+        let flags = fcntl(listenFD, F_GETFL)
+        _ = fcntl(listenFD, F_SETFL, flags | O_NONBLOCK)
         state.withLock {
             stopping = true
             // A worker waiting on an idle kept-alive connection would never return. Only the
@@ -51,17 +58,17 @@ public final class FastCGIServer: @unchecked Sendable {
             // can still write its answer (a stored event always gets its 200 out).
             for fd in waiting.values where fd >= 0 { shutdown(fd, Int32(SHUT_RD)) }
         }
-        // With O_NONBLOCK, accept() fails with EAGAIN once the backlog is empty, so
-        // connections nginx already made are still served. Each wake-up connection frees
-        // one worker blocked in accept(); libfcgi drops it (no BEGIN_REQUEST) and accepts again.
-        let flags = fcntl(listenFD, F_GETFL)
-        _ = fcntl(listenFD, F_SETFL, flags | O_NONBLOCK)
         let started = Timestamp.monotonicNanoseconds()
         while true {
-            let blocked = state.withLock { waiting.values.filter { $0 < 0 }.count }
-            if blocked == 0 { return }
+            // Every worker still in FCGX_Accept_r counts, not only those that went in
+            // through the listening socket: one leaving a kept connection may be on its
+            // way back to accept().
+            let (waitingWorkers, inAccept) = state.withLock { (waiting.count, waiting.values.filter { $0 < 0 }.count) }
+            if waitingWorkers == 0 { return }
             let elapsed = Double(Timestamp.monotonicNanoseconds() - started) / 1e9
-            if elapsed > deadlineSeconds || !ListenSocket.wake(listenFD) {
+            // Each wake-up connection frees one worker blocked in accept(); libfcgi drops it
+            // (no BEGIN_REQUEST) and accepts again, now without blocking.
+            if elapsed > deadlineSeconds || (inAccept > 0 && !ListenSocket.wake(listenFD)) {
                 // Last resort: wakes every accept() at once, resetting what is left in the backlog.
                 FCGX_ShutdownPending()
                 shutdown(listenFD, Int32(SHUT_RDWR))
