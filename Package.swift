@@ -23,7 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
-        // Debian's libfcgi-dev; only Gateway/FastCGIConnection.swift imports it.
+        // Debian's libfcgi-dev; only Gateway/FastCGIServer.swift imports it (docs/libfcgi.md).
         .systemLibrary(
             name: "CFastCGI",
             pkgConfig: "fcgi",

@@ -82,8 +82,10 @@ Try it:
   sqlite3 $data/contacts.db 'SELECT email, phone, first_seen_at, last_seen_at FROM contacts'
 
 Next:
-  - Give the platform the public URL of this location (https://YOUR-SERVER/contact-listener):
-    Automation → action "Synch Contact to Third Party" → URL.
+  - This config has no verify: rule, so only this machine may send (others get 403).
+    For your real site, $bin init --nginx DIR --host YOUR-SERVER
+    writes a config with a fresh token and prints the URL to give the platform
+    (Automation → action "Synch Contact to Third Party" → URL).
   - Production: copy deploy/nginx/contact-listener.conf into your server block (it keeps the
     location private), and run the listener as a service (deploy/).
   - Stop everything: make stop

@@ -12,7 +12,7 @@
 #     autolink entries name the archives that static Foundation needs and the dynamic
 #     libFoundation.so carries inside (CoreFoundation, _FoundationICU, ...), so the
 #     toolchain itself says what to add;
-#   - the system archives named explicitly (shared/NOTES.md: the module map's `link "fcgi"`
+#   - the system archives named explicitly (docs/libfcgi.md: the module map's `link "fcgi"`
 #     alone picks the .so), with the libraries libmariadb.a needs but does not name
 #     (`pkg-config --static --libs libmariadb`: OpenSSL, zlib, libdl).
 set -euo pipefail

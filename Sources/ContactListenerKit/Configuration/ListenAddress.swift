@@ -21,7 +21,7 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
               (1...65535).contains(port) else { return nil }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        // Loopback unless told otherwise: a reachable libfcgi socket is a risk (shared/NOTES.md).
+        // Loopback unless told otherwise: a reachable libfcgi socket is a risk (docs/libfcgi.md).
         self = .tcp(host: host.isEmpty ? "127.0.0.1" : host, port: port)
     }
 

@@ -15,7 +15,7 @@ public enum ListenSocket {
     }
 
     /// True when `fd` is a listening socket (`SO_ACCEPTCONN`). A connected socket, as
-    /// mod_cgid gives a CGI script on stdin, is not (shared/NOTES.md).
+    /// mod_cgid gives a CGI script on stdin, is not (docs/libfcgi.md).
     public static func isListening(_ fd: Int32) -> Bool {
         var accepting: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)

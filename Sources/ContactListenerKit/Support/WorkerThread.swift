@@ -44,7 +44,7 @@ public final class WorkerThread: @unchecked Sendable {
 }
 
 /// Waits for termination signals on a dedicated thread, so that no signal handler runs
-/// inside libfcgi's calls (its own handlers only set a flag; shared/NOTES.md).
+/// inside libfcgi's calls (its own handlers only set a flag; docs/libfcgi.md).
 public enum SignalWaiter {
     /// The signals the listener handles: stop on TERM/INT; HUP and USR1 are reserved for
     /// reload and log reopening.
