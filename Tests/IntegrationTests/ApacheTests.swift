@@ -378,6 +378,7 @@ struct ApacheCGIRefusalTests {
         let apache = try await Self.start(in: directory, yaml: """
             limits:
               max_body_bytes: 1024
+            dedup: { path: \(state)/dedup.db }
             handlers:
               - type: jsonl
                 path: \(state)/events.jsonl

@@ -49,7 +49,7 @@ public final class ListenerService: Sendable {
                     handlers.forEach { $0.close() }
                     throw ConfigurationError(
                         file: configuration.source, line: nil, key: "dedup.path",
-                        reason: "can't open \(dedup.path), where replays are recognised without a spool: \(error); check the folder exists and is writable")
+                        reason: "can't open \(dedup.path), where replays are recognised without a spool: \(error); make its folder writable for this user, or set dedup.path (or a spool) to a file it can write")
                 }
             }
             self.replayGuard = replayGuard
