@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh libfcgi-dev libmariadb-dev libsqlite3-dev libssl-dev pkg-config \
   nginx-light spawn-fcgi php-cli php-cgi curl sqlite3 postgresql mariadb-server util-linux \
-  apache2-bin libapache2-mod-fcgid systemd file python3 openssl logrotate
+  apache2-bin libapache2-mod-fcgid systemd file python3 openssl logrotate strace
 started=$SECONDS
 swift build --build-tests
 # The plugin example (Examples/CustomHandler) builds in the same scratch folder, so it

@@ -25,8 +25,8 @@ public final class JSONLinesHandler: ContactHandler {
         self.name = name
         self.path = path
         try FileSystem.createDirectories(FileSystem.directory(of: path))
-        let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)  // read: the byte before our first line
-        guard descriptor >= 0 else { throw SystemError("open", path) }
+        // Read too: the byte before our first line. A new file gets the data files' mode and a synced folder.
+        let descriptor = try FileSystem.openDataFile(path, flags: O_RDWR | O_APPEND)
         let file = AppendFile(fd: descriptor, path: path)
         self.file = file
         guard fsync else {

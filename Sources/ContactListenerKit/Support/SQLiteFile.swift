@@ -28,6 +28,9 @@ enum SQLiteFile {
     /// the loser fails on CREATE TABLE: it tries again and finds the winner's migration.
     static func open(_ path: String, durability: Durability, busyTimeout: Double = 10, migrator: DatabaseMigrator) throws -> DatabaseQueue {
         try FileSystem.createDirectories(FileSystem.directory(of: path))
+        // Created here, not by SQLite: its mode keeps other users out (the -wal and -shm
+        // files take it too), and its folder is synced before the first event is acknowledged.
+        try FileSystem.createDataFile(path)
         var options = Configuration()
         options.busyMode = .timeout(busyTimeout)
         options.prepareDatabase { db in

@@ -329,8 +329,21 @@ struct CGIRun: Sendable, CustomStringConvertible {
 /// and waits until it exits (it delivers after answering, within its budget); blocking.
 func runCGIRequest(
     in directory: TestDirectory, configPath: String, body: [UInt8], contentType: String = "application/x-www-form-urlencoded",
-    method: String = "POST", extraEnvironment: [String: String] = [:], timeout: Double = 60
+    method: String = "POST", extraEnvironment: [String: String] = [:], wrapper: [String] = [], timeout: Double = 60
 ) throws -> CGIRun {
+    try startCGIRequest(
+        in: directory, configPath: configPath, body: body, contentType: contentType, method: method,
+        extraEnvironment: extraEnvironment, wrapper: wrapper
+    ).finish(timeout: timeout)
+}
+
+/// Starts the binary as a CGI script, as `runCGIRequest` does, without waiting for it: the
+/// test can signal it (SIGSTOP) while it delivers. `wrapper` runs it through a program that
+/// execs it (`Umask.wrapper(0)`), so the PID stays the listener's.
+func startCGIRequest(
+    in directory: TestDirectory, configPath: String, body: [UInt8], contentType: String = "application/x-www-form-urlencoded",
+    method: String = "POST", extraEnvironment: [String: String] = [:], wrapper: [String] = []
+) throws -> CGIProcess {
     let binary = try ListenerBinary.path()
     let folder = try directory.folder("cgi")
     let number = SpoolSequence.next()
@@ -346,20 +359,39 @@ func runCGIRequest(
     environment["REMOTE_ADDR"] = "127.0.0.1"
     environment["SERVER_PROTOCOL"] = "HTTP/1.1"
     environment["CONTACT_LISTENER_CONFIG"] = configPath
+    let command = wrapper + [binary]
     let process = try ChildProcess(
-        name: "cgi", executable: binary, arguments: [], environment: childEnvironment(environment),
+        name: "cgi", executable: command[0], arguments: Array(command.dropFirst()), environment: childEnvironment(environment),
         directory: directory.path, stdin: .file(input), stdoutPath: "\(folder)/\(number).stdout", stderrPath: "\(folder)/\(number).stderr")
-    guard let exit = process.waitForExit(timeout: timeout) else {
-        process.stop(signal: SIGKILL)
-        throw TestFailure("the CGI process did not exit within \(timeout) s\n\(process.diagnostics())")
+    return CGIProcess(process: process)
+}
+
+/// A CGI process started by `startCGIRequest`.
+struct CGIProcess: Sendable {
+    let process: ChildProcess
+
+    /// Waits until it exits and parses its answer; blocking.
+    func finish(timeout: Double = 60) throws -> CGIRun {
+        guard let exit = process.waitForExit(timeout: timeout) else {
+            process.stop(signal: SIGKILL)
+            throw TestFailure("the CGI process did not exit within \(timeout) s\n\(process.diagnostics())")
+        }
+        let output = process.stdout
+        guard let end = output.range(of: "\r\n\r\n") else {
+            throw TestFailure("no CGI header block in \(output.debugDescription.prefix(300)); stderr: \(process.stderr.suffix(800))")
+        }
+        let statusLine = output[..<end.lowerBound].components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("status:") } ?? ""
+        let status = Int(statusLine.dropFirst("status:".count).trimmingCharacters(in: .whitespaces).prefix(3)) ?? 0
+        return CGIRun(status: status, body: String(output[end.upperBound...]), exit: exit, stderr: process.stderr)
     }
-    let output = process.stdout
-    guard let end = output.range(of: "\r\n\r\n") else {
-        throw TestFailure("no CGI header block in \(output.debugDescription.prefix(300)); stderr: \(process.stderr.suffix(800))")
+}
+
+/// A wrapper (for `wrapper:` arguments) that sets the umask, then execs the listener in
+/// place: `sh -c 'umask 000; exec "$0" "$@"' contact-listener …`.
+enum Umask {
+    static func wrapper(_ mask: mode_t) -> [String] {
+        ["/bin/sh", "-c", "umask \(String(mask, radix: 8)); exec \"$0\" \"$@\""]
     }
-    let statusLine = output[..<end.lowerBound].components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("status:") } ?? ""
-    let status = Int(statusLine.dropFirst("status:".count).trimmingCharacters(in: .whitespaces).prefix(3)) ?? 0
-    return CGIRun(status: status, body: String(output[end.upperBound...]), exit: exit, stderr: process.stderr)
 }
 
 // MARK: - Reading what the handlers stored
