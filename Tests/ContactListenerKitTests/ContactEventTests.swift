@@ -168,6 +168,43 @@ struct ContactEventTests {
         #expect(restored == event)
     }
 
+    /// An event nested exactly to `max_depth` wherever the stored form nests deeper than
+    /// the request (a top-level extra under "extra", a record's unknown key under its own
+    /// "extra", one lead-status object stored as a list of one) reads back from the spool,
+    /// up to the deepest `max_depth` a configuration can set.
+    @Test(arguments: [8, 64, FormLimits.depthCeiling])
+    func storedJSONAtTheDepthLimit(maxDepth: Int) throws {
+        var limits = FormLimits.default
+        limits.maxDepth = maxDepth
+        func nest(_ name: String, levels: Int) -> String { name + String(repeating: "[a]", count: levels) + "=deep" }
+        let query = ["transactionid=tx-deep", "fields[0][name]=n", nest("x", levels: maxDepth), nest("contact[x]", levels: maxDepth - 1),
+                     nest("fields[0][x]", levels: maxDepth - 2), nest("lead-status[x]", levels: maxDepth - 1)].joined(separator: "&")
+        let form = try listenerDecode(query, limits: limits)
+        let metadata = EventMetadata(receivedAt: "2024-03-07T08:09:10.123Z", remoteAddress: nil, requestID: "req-deep", method: "POST", mode: .structured)
+        let event = try ContactEvent(form: form, metadata: metadata)
+        let restored = try ContactEvent(storedJSON: Array(event.json.utf8))
+        #expect(restored == event)
+        #expect(restored.json == event.json)
+    }
+
+    /// Reading stored JSON back is bounded all the same: nesting past what any accepted
+    /// event can store is refused, not recursed into.
+    @Test func storedJSONNestingIsBounded() throws {
+        func stored(listLevels: Int) -> [UInt8] {
+            // The root object and "extra" are two levels; the lists under "x" the rest.
+            Array((#"{"extra":{"x":"# + String(repeating: "[", count: listLevels) + String(repeating: "]", count: listLevels) + "}}").utf8)
+        }
+        let limit = ContactEvent.storedDepthLimit
+        #expect(try ContactEvent(storedJSON: stored(listLevels: limit - 1)).extra["x"] != nil)
+        do {
+            _ = try ContactEvent(storedJSON: stored(listLevels: limit))
+            Issue.record("stored JSON nested past \(limit) levels was read")
+        } catch let error as FormError {
+            guard case .tooDeep(_, let reported) = error else { throw error }
+            #expect(reported == limit)
+        }
+    }
+
     @Test func storedJSONKeepsDeepExtras() throws {
         let deep = "contact[id]=1&x" + String(repeating: "[a]", count: 63) + "=v&fields[0][name]=n&fields[0][extra][k]=1"
         let event = try Self.event(deep, method: "POST")

@@ -53,6 +53,24 @@ struct JSONLinesHandlerTests {
         #expect(text == fragment + lines.joined(separator: "\n") + "\n" + lines[0] + "\n")
     }
 
+    /// A redelivery in doubt finds the event's line already in the file and adds none, however
+    /// deep the event: the line is read as the spool reads its events back, not with a
+    /// request's default limits.
+    @Test(arguments: [8, 100, FormLimits.depthCeiling])
+    func redeliveryOfADeepEvent(levels: Int) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jsonl-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/events.jsonl"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let line = #"{"transactionid":"tx-deep","extra":{"x":"# + String(repeating: "[", count: levels) + String(repeating: "]", count: levels)
+            + #"},"meta":{"request_id":"req-deep"}}"#
+        let handler = try JSONLinesHandler(name: "jsonl", path: path, fsync: true)
+        try handler.handle(Delivery(storedJSON: Array(line.utf8), requestID: "req-deep", inDoubt: false))
+        try handler.handle(Delivery(storedJSON: Array(line.utf8), requestID: "req-deep", inDoubt: true))
+        handler.close()
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == line + "\n")
+    }
+
     /// Another writer's large append in flight while a handler starts: the kernel shows the
     /// file's new size page by page, before the line's last bytes are in. A check of the
     /// file's last byte at open saw a line cut short there and added a stray empty line;

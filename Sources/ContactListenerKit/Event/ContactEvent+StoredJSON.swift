@@ -1,16 +1,32 @@
 extension ContactEvent {
-    /// Reads back an event from its own JSON form (`ContactEvent.json`), as the spool
-    /// stores it: the sections map as in a structured POST, `extra` and `meta` are restored,
-    /// and `null` means "not sent".
-    public init(storedJSON bytes: [UInt8]) throws {
+    /// The deepest nesting of an event's stored JSON, as `FormLimits.maxDepth` counts it.
+    ///
+    /// The stored form nests up to two levels deeper than the request it came from: a
+    /// record keeps the keys it doesn't know under its own `"extra"` member, and a single
+    /// `lead-status` object is stored as a list of one. So an event accepted at the deepest
+    /// `max_depth` a configuration can set reads back within two levels more. Still a bound:
+    /// the reader recurses once per level (see `FormLimits.depthCeiling`).
+    static let storedDepthLimit = FormLimits.depthCeiling + 2
+
+    /// Reads the listener's own event JSON, already accepted once: none of a request's
+    /// limits apply (the configured ones may be lower by now, and the stored form is
+    /// deeper), only `storedDepthLimit`; `null` means "not sent".
+    static let storedJSONDecoder: JSONFormDecoder = {
         var limits = FormLimits.default
         limits.maxBodyBytes = Int.max
         limits.maxVars = Int.max
         limits.maxValueBytes = Int.max
         limits.maxKeyBytes = Int.max
-        // The stored form nests two levels deeper than what was sent (sections, `extra`).
-        limits.maxDepth = FormLimits.depthCeiling
-        let stored = try JSONFormDecoder(limits: limits, omitNulls: true).decode(bytes)
+        var decoder = JSONFormDecoder(limits: limits, omitNulls: true)
+        decoder.depthLimit = storedDepthLimit
+        return decoder
+    }()
+
+    /// Reads back an event from its own JSON form (`ContactEvent.json`), as the spool
+    /// stores it: the sections map as in a structured POST, `extra` and `meta` are restored,
+    /// and `null` means "not sent".
+    public init(storedJSON bytes: [UInt8]) throws {
+        let stored = try Self.storedJSONDecoder.decode(bytes)
         let meta = stored["meta"]?.arrayValue ?? FormArray()
         let extra = stored["extra"]?.arrayValue ?? FormArray()
         var form = FormArray()

@@ -10,6 +10,10 @@ public struct JSONFormDecoder: Sendable {
     /// Leave object members whose value is `null` out, instead of storing `""`: used to
     /// read back the listener's own event JSON, where `null` means "not sent".
     public var omitNulls: Bool
+    /// The deepest nesting read, counted as `FormLimits.maxDepth` counts it, when it is not
+    /// `limits.maxDepth`: the spool's own JSON nests deeper than the request it came from, so
+    /// it is read back past `FormLimits.depthCeiling` (`ContactEvent.storedJSONDecoder`).
+    var depthLimit: Int?
 
     /// Creates a decoder.
     public init(limits: FormLimits = .default, omitNulls: Bool = false) {
@@ -19,7 +23,7 @@ public struct JSONFormDecoder: Sendable {
 
     /// Decodes `input`, whose top level must be an object or a list.
     public func decode(_ input: UnsafeBufferPointer<UInt8>) throws(FormError) -> FormArray {
-        var parser = Parser(input: input, limits: limits, omitNulls: omitNulls)
+        var parser = Parser(input: input, limits: limits, maxDepth: depthLimit ?? limits.maxDepth, omitNulls: omitNulls)
         parser.skipWhitespace()
         if parser.position >= input.count { throw .invalidJSON(offset: 0, reason: "empty body") }
         // Parse first, classify after: `hello` or a BOM is invalid JSON (as json_decode says),
@@ -40,13 +44,15 @@ public struct JSONFormDecoder: Sendable {
     private struct Parser {
         let input: UnsafeBufferPointer<UInt8>
         let limits: FormLimits
+        let maxDepth: Int
         let omitNulls: Bool
         var position = 0
         var leaves = 0
 
-        init(input: UnsafeBufferPointer<UInt8>, limits: FormLimits, omitNulls: Bool) {
+        init(input: UnsafeBufferPointer<UInt8>, limits: FormLimits, maxDepth: Int, omitNulls: Bool) {
             self.input = input
             self.limits = limits
+            self.maxDepth = maxDepth
             self.omitNulls = omitNulls
         }
 
@@ -77,7 +83,7 @@ public struct JSONFormDecoder: Sendable {
                 // The top-level container is the form's root, so `maxDepth` more levels are
                 // allowed below it, as for `a[x]…` names: 64 means 65 nested containers, which
                 // json_decode accepts with $depth 66 (it counts the leaves' level too).
-                if depth + 1 > limits.maxDepth + 1 { throw .tooDeep(name: path, limit: limits.maxDepth) }
+                if depth + 1 > maxDepth + 1 { throw .tooDeep(name: path, limit: maxDepth) }
                 return .array(try parseContainer(depth: depth + 1, path: path))
             case UInt8(ascii: "\""):
                 try countLeaf()

@@ -122,7 +122,8 @@ public final class JSONLinesHandler: ContactHandler {
             guard let valueEnd = bytes[valueStart..<lineEnd].firstIndex(of: UInt8(ascii: "\"")) else { continue }
             let requestID = String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self)
             guard wanted.contains(requestID) else { continue }
-            if (try? JSONFormDecoder().decode(line)) != nil { found.insert(requestID) }
+            // Read as the spool reads its events back: a line may nest deeper than a request may.
+            if (try? ContactEvent.storedJSONDecoder.decode(line)) != nil { found.insert(requestID) }
         }
         return found
     }
