@@ -71,6 +71,26 @@ struct JSONLinesHandlerTests {
         #expect(try String(contentsOfFile: path, encoding: .utf8) == line + "\n")
     }
 
+    /// A batch whose spool lease is lost (this process stalled past it, another took the
+    /// deliveries over) adds no line: each delivery fails with the lost lease.
+    @Test func lostLeaseWritesNothing() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jsonl-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/events.jsonl"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let lease = BatchLease(handler: "jsonl", count: 2, length: 900, claimedAt: 0, clock: { 10_000 }) { _ in 0 }
+        let batch = (1...2).map { index in
+            var delivery = Delivery(storedJSON: Array(#"{"n":\#(index)}"#.utf8), requestID: "req-\(index)", inDoubt: false)
+            delivery.lease = BatchLease.Ticket(lease: lease, eventID: Int64(index))
+            return delivery
+        }
+        let handler = try JSONLinesHandler(name: "jsonl", path: path, fsync: true)
+        let results = handler.handle(batch: batch)
+        handler.close()
+        #expect(try String(contentsOfFile: path, encoding: .utf8).isEmpty)
+        #expect(results.allSatisfy { if case .failure(let error) = $0 { error is BatchLease.Lost } else { false } }, "\(results)")
+    }
+
     /// Another writer's large append in flight while a handler starts: the kernel shows the
     /// file's new size page by page, before the line's last bytes are in. A check of the
     /// file's last byte at open saw a line cut short there and added a stray empty line;

@@ -1,5 +1,6 @@
 import Foundation
 @preconcurrency import GRDB
+import Synchronization
 import Testing
 @testable import ContactListenerKit
 
@@ -46,6 +47,28 @@ struct SQLiteHandlerTests {
         #expect(Set(try store.counts().keys) == Set(SQLSchema.tables.map(\.name)))
         let json = try store.rows("SELECT json FROM events").first?.first ?? nil
         #expect(json.map { try? ContactEvent(storedJSON: Array($0.utf8)) } == (try delivery(Self.fullPayload)).event)
+    }
+
+    @Test("a batch stops at the first delivery whose spool lease is lost: nothing more is stored")
+    func lostLeaseStopsTheBatch() throws {
+        let store = try Store()
+        defer { store.remove() }
+        // Each look at the clock is 10 s later: the first delivery finds the lease fresh, the
+        // second overdue, and its renewal finds the deliveries taken over.
+        let ticks = Atomic<Int64>(0)
+        let lease = BatchLease(handler: "sqlite", count: 3, length: 900, claimedAt: 0, clock: { ticks.add(10_000, ordering: .relaxed).oldValue }) { _ in 0 }
+        let batch = try (1...3).map { index in
+            var delivery = try delivery("transactionid=tx-lease-\(index)&contact%5Bid%5D=\(index)", requestID: "req-\(index)")
+            delivery.lease = BatchLease.Ticket(lease: lease, eventID: Int64(index))
+            return delivery
+        }
+        let results = store.handler.handle(batch: batch)
+        #expect(try store.rows("SELECT transaction_id FROM events") == [["tx-lease-1"]])
+        let lost = results.map { result -> Int64 in
+            if case .failure(let error as BatchLease.Lost) = result { return error.eventID }
+            return 0
+        }
+        #expect(lost == [0, 2, 3], "\(results)")
     }
 
     @Test("redelivery changes nothing", arguments: [

@@ -57,4 +57,81 @@ struct SpoolLeaseTests {
             """)
     }
 
+    @Test("a CGI process stopped mid-batch past its lease: drain takes the batch over; the late process records nothing and delivers nothing more")
+    func stoppedProcessLosesItsLease() async throws {
+        let directory = try TestDirectory("lease-stop")
+        defer { directory.remove() }
+        // The first request the recorder gets (the CGI process's first event) is answered 500
+        // after 10 s (time enough to stop the process while it waits, on a loaded machine too),
+        // every later one at once with 200: a late completion by the stopped process
+        // would turn drain's 'delivered' into 'failed'.
+        let recorder = try await Recorder.start(in: directory, plan: #"{"steps":[{"status":500,"times":1,"delay":10},{"status":200}]}"#)
+        defer { recorder.stop() }
+        func config(budget: String) -> String {
+            """
+            spool:
+              path: spool.db
+              batch_size: 8
+              lease: 1s
+              retry: [1h]
+              jitter: 0
+              cgi_delivery_budget: \(budget)
+            handlers:
+              - type: http
+                name: crm
+                url: "\(recorder.url)/contacts"
+                timeout: 30s
+
+            """
+        }
+        let quiet = try directory.write("quiet.yaml", config(budget: "0"))
+        let delivering = try directory.write("listener.yaml", config(budget: "60s"))
+        let ids = (0..<3).map { "tx-stop-\($0)" }
+        // The first two wait in the spool; the third request's process delivers all three as one batch.
+        for id in ids.dropLast() {
+            let answer = try await offload { try runCGIRequest(in: directory, configPath: quiet, body: Array(contactForm(id).utf8)) }
+            try #require(answer.status == 200, "\(answer)")
+        }
+        let cgi = try startCGIRequest(in: directory, configPath: delivering, body: Array(contactForm(ids[2]).utf8))
+        defer {
+            cgi.process.send(SIGCONT)
+            cgi.process.stop(signal: SIGKILL, timeout: 5)
+        }
+        try await recorder.waitFor(timeout: 30, "the CGI process's first delivery") { !$0.isEmpty }
+        try #require(cgi.process.isRunning, "the CGI process ended before it could be stopped: \(cgi.process.diagnostics())")
+        cgi.process.send(SIGSTOP)
+        let stopped = try await offload { poll(timeout: 10) { ProcessEntry.read(cgi.process.pid)?.state == "T" } }
+        try #require(stopped, "the CGI process did not stop")
+
+        // Its lease (1 s) runs out while it is stopped; drain claims the batch and delivers it.
+        let cli = SpoolCLI(directory: directory, configPath: quiet)
+        let drained = try await offload { () -> Bool in
+            poll(timeout: 30) {
+                _ = try? cli.run(["drain", "--max-time", "10s"])
+                return (try? cli.status())?["crm"]?["delivered"] == ids.count
+            }
+        }
+        let status = try cli.status()
+        try #require(drained, "drain did not deliver the stopped process's batch: \(status)")
+        let byDrain = try recorder.requests()
+        #expect(byDrain.count == ids.count + 1, "the stopped process's first request, then one per event from drain: \(byDrain)")
+
+        cgi.process.send(SIGCONT)
+        let answer = try await offload { try cgi.finish(timeout: 60) }
+        #expect(answer.exit == .exited(0) && answer.status == 200, "\(answer)")
+
+        // Drain's outcome stands: the late 500 changed nothing, and nothing was sent after the resume.
+        let rows = try cli.list(handler: "crm")
+        #expect(rows.count == ids.count)
+        for row in rows {
+            #expect(row["state"] as? String == "delivered" && row["attempts"] as? Int == 1, "\(row)")
+        }
+        let requests = try recorder.requests()
+        #expect(requests.count == byDrain.count, "the resumed process delivered again: \(requests.dropFirst(byDrain.count))")
+        var counts: [String: Int] = [:]
+        for request in requests { counts[request.transactionID ?? "(none)", default: 0] += 1 }
+        #expect(counts == [ids[0]: 2, ids[1]: 1, ids[2]: 1], "\(counts)")
+        #expect(answer.stderr.contains("lease") && answer.stderr.contains("handler=crm") && answer.stderr.contains("spool_id=1"),
+                "the lost lease should be logged with the handler and spool id: \(answer.stderr)")
+    }
 }

@@ -7,6 +7,8 @@ public struct Delivery: Sendable {
     /// True when an earlier attempt may have stored this event before a crash cut it short:
     /// an idempotent handler checks before storing it again.
     public var inDoubt = false
+    /// The spool's lease on this delivery (nil outside the spool), for `checkLease`.
+    var lease: BatchLease.Ticket?
 
     /// Wraps `event`, rendering its JSON once for every handler.
     public init(event: ContactEvent) {
@@ -31,6 +33,16 @@ public struct Delivery: Sendable {
         self.json = json
         self.inDoubt = inDoubt
     }
+
+    /// Throws when the spool's lease on this delivery is lost: this process stalled past it
+    /// (stopped, swapped out) and another process took the delivery over, so this one must
+    /// not deliver it. The default `handle(batch:)` calls it before each delivery; an
+    /// override that takes deliveries one at a time (a call each, not one write for all)
+    /// should too, and return the error for that delivery and the rest. Never throws
+    /// outside the spool.
+    public func checkLease() throws {
+        try lease?.check()
+    }
 }
 
 /// A destination for contact events: a file, a database, a CRM, a script.
@@ -44,8 +56,8 @@ public protocol ContactHandler: AnyObject, Sendable {
     /// Takes one event durably, or throws.
     func handle(_ delivery: Delivery) throws
     /// Takes several events (the spool's dispatcher delivers in batches); one result per
-    /// delivery, in order. The default calls `handle` for each; a handler can share one
-    /// fsync or one transaction across the batch.
+    /// delivery, in order. The default calls `checkLease` and `handle` for each; a handler
+    /// can share one fsync or one transaction across the batch.
     func handle(batch: [Delivery]) -> [Result<Void, any Error>]
     /// Releases files and connections; called once at shutdown.
     func close()
@@ -61,9 +73,14 @@ extension ContactHandler {
     /// Handlers read the typed event by default.
     public var needsEvent: Bool { true }
 
-    /// One `handle` call per delivery.
+    /// One `handle` call per delivery, each while the spool's lease on it still holds.
     public func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
-        batch.map { delivery in Result { try handle(delivery) } }
+        batch.map { delivery in
+            Result {
+                try delivery.checkLease()
+                try handle(delivery)
+            }
+        }
     }
 }
 

@@ -63,21 +63,24 @@ public final class JSONLinesHandler: ContactHandler {
 
     /// Appends the batch's lines in one `write` and syncs once. A delivery in doubt (a crash
     /// may have cut its earlier attempt short) is skipped when its line is already in the
-    /// file's tail, so a redelivery adds no duplicate line.
+    /// file's tail, so a redelivery adds no duplicate line; one whose spool lease is lost
+    /// (`checkLease`) is left to the process that took it over.
     public func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
+        let leases = batch.map { delivery in Result { try delivery.checkLease() } }
+        let handed = batch.indices.filter { if case .success = leases[$0] { true } else { false } }
         var lines: [UInt8] = []
         lines.reserveCapacity(batch.reduce(2) { $0 + $1.json.count + 1 })
-        let doubtful = Set(batch.filter(\.inDoubt).map(\.event.metadata.requestID))
+        let doubtful = Set(handed.filter { batch[$0].inDoubt }.map { batch[$0].event.metadata.requestID })
         let present = doubtful.isEmpty ? [] : storedRequestIDs(among: doubtful)
-        for delivery in batch where !(delivery.inDoubt && present.contains(delivery.event.metadata.requestID)) {
-            lines.append(contentsOf: delivery.json)
+        for index in handed where !(batch[index].inDoubt && present.contains(batch[index].event.metadata.requestID)) {
+            lines.append(contentsOf: batch[index].json)
             lines.append(UInt8(ascii: "\n"))
         }
         do {
             try append(lines)
-            return batch.map { _ in .success(()) }
+            return leases
         } catch {
-            return batch.map { _ in .failure(error) }
+            return leases.map { lease in lease.flatMap { .failure(error) } }
         }
     }
 

@@ -25,6 +25,7 @@ final class MappedHandler: ContactHandler {
     private func mapped(_ delivery: Delivery) -> Delivery {
         var result = Delivery(event: mapping.apply(to: delivery.event))
         result.inDoubt = delivery.inDoubt
+        result.lease = delivery.lease
         return result
     }
 }

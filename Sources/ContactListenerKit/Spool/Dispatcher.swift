@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// Delivers spooled events to each handler independently: one thread per handler, each
 /// claiming due deliveries in batches, recording delivered / failed (retried on the
@@ -8,6 +9,9 @@ public final class Dispatcher: @unchecked Sendable {
     private let handlers: [any ContactHandler]
     private let logger: Logger
     private let owner: String
+    /// Claims made so far: numbers each claim's lease name.
+    private let claimsMade = Atomic<Int>(0)
+    private let heartbeatThread: BatchLease.ThreadStarter
     private let lock = ConditionLock()
     private var stopping = false
     private var wakeups: UInt64 = 0
@@ -15,11 +19,17 @@ public final class Dispatcher: @unchecked Sendable {
     private var lastPurge: Int64 = 0
 
     /// A dispatcher for `handlers` over `spool`; `owner` names this process in leases.
-    public init(spool: Spool, handlers: [any ContactHandler], logger: Logger, owner: String) {
+    public convenience init(spool: Spool, handlers: [any ContactHandler], logger: Logger, owner: String) {
+        self.init(spool: spool, handlers: handlers, logger: logger, owner: owner, heartbeatThread: BatchLease.heartbeatThread)
+    }
+
+    /// The same, with the threads of lease heartbeats started by `heartbeatThread`.
+    init(spool: Spool, handlers: [any ContactHandler], logger: Logger, owner: String, heartbeatThread: @escaping BatchLease.ThreadStarter) {
         self.spool = spool
         self.handlers = handlers
         self.logger = logger
         self.owner = owner
+        self.heartbeatThread = heartbeatThread
     }
 
     /// Starts one delivery thread per handler (FastCGI mode); resumes pending work at once.
@@ -99,42 +109,63 @@ public final class Dispatcher: @unchecked Sendable {
 
     /// Claims one batch for `handler`, delivers it and records the outcomes; returns its size.
     private func deliverBatch(to handler: any ContactHandler) -> Int {
+        // Each claim leases in a name of its own: only the claim that still holds a lease may
+        // record its outcome, even against a later claim of this same process.
+        let leaseOwner = "\(owner).\(claimsMade.add(1, ordering: .relaxed).newValue)"
+        // Read before the claim (which reads the clock again once it holds the write lock):
+        // the lease is believed to end no later than it does.
+        let claimedAt = Clock.leaseMilliseconds()
         let claims: [Spool.Claim]
         do {
-            claims = try spool.claim(handler: handler.name, owner: owner, limit: spool.configuration.batchSize)
+            claims = try spool.claim(handler: handler.name, owner: leaseOwner, limit: spool.configuration.batchSize)
         } catch {
             logger.error("spool claim failed", metadata: ["handler": .string(handler.name), "error": .string("\(error)")])
             return 0
         }
         if claims.isEmpty { return 0 }
+        // The heartbeat keeps the lease while the handler works through the batch (a slow CRM
+        // can take longer than one lease). Without it the lease would run out mid-batch and
+        // another process deliver alongside: then nothing is delivered, and the claims go back.
+        let lease = BatchLease(spool: spool, handler: handler.name, owner: leaseOwner, eventIDs: claims.map(\.eventID), claimedAt: claimedAt)
+        do {
+            try lease.startHeartbeat(on: heartbeatThread)
+        } catch {
+            logger.error("can't start the lease heartbeat: the batch goes back undelivered", metadata: [
+                "handler": .string(handler.name), "count": .stringConvertible(claims.count), "error": .string("\(error)"),
+            ])
+            release(claims.map(\.eventID), of: handler, owner: leaseOwner)
+            return 0
+        }
         var deliveries: [Delivery] = []
         var results: [(eventID: Int64, attempts: Int, result: Spool.AttemptResult)] = []
         var positions: [Int] = []
         for (index, claim) in claims.enumerated() {
-            if !handler.needsEvent {
-                deliveries.append(Delivery(storedJSON: claim.json, requestID: claim.requestID, inDoubt: claim.inDoubt))
-                positions.append(index)
-                continue
+            var delivery: Delivery
+            if handler.needsEvent {
+                do {
+                    delivery = Delivery(event: try ContactEvent(storedJSON: claim.json), json: claim.json, inDoubt: claim.inDoubt)
+                } catch {
+                    results.append((claim.eventID, claim.attempts, .failed("stored event can't be read: \(error)", permanent: true)))
+                    continue
+                }
+            } else {
+                delivery = Delivery(storedJSON: claim.json, requestID: claim.requestID, inDoubt: claim.inDoubt)
             }
-            do {
-                let event = try ContactEvent(storedJSON: claim.json)
-                deliveries.append(Delivery(event: event, json: claim.json, inDoubt: claim.inDoubt))
-                positions.append(index)
-            } catch {
-                results.append((claim.eventID, claim.attempts, .failed("stored event can't be read: \(error)", permanent: true)))
-            }
+            delivery.lease = BatchLease.Ticket(lease: lease, eventID: claim.eventID)
+            deliveries.append(delivery)
+            positions.append(index)
         }
-        // Keep the lease alive while the handler works through the batch (a slow CRM can
-        // take longer than one lease), so no other process claims these meanwhile.
-        let heartbeat = LeaseHeartbeat(spool: spool, handler: handler.name, owner: owner, eventIDs: claims.map(\.eventID))
         let outcomes = deliveries.isEmpty ? [] : handler.handle(batch: deliveries)
-        heartbeat.stop()
+        lease.stopHeartbeat()
+        var notHanded: [Int64] = []
         for (offset, index) in positions.enumerated() {
             let claim = claims[index]
             let outcome = offset < outcomes.count ? outcomes[offset] : .failure(HandlerError(handler: handler.name, reason: "no result"))
             switch outcome {
             case .success:
                 results.append((claim.eventID, claim.attempts, .delivered))
+            case .failure(let error) where error is BatchLease.Lost:
+                notHanded.append(claim.eventID)
             case .failure(let error):
                 let handlerError = error as? HandlerError
                 let permanent = handlerError?.permanent ?? false
@@ -146,41 +177,34 @@ public final class Dispatcher: @unchecked Sendable {
                 results.append((claim.eventID, claim.attempts, .failed("\(error)", permanent: permanent, retryAfter: handlerError?.retryAfter)))
             }
         }
+        if let reason = lease.lost {
+            logger.warning("lease lost mid-batch: the rest of the batch is left to the process that took it over", metadata: [
+                "handler": .string(handler.name), "reason": .string(reason),
+                "not_delivered": .string(notHanded.map(String.init).joined(separator: ",")),
+            ])
+            release(notHanded, of: handler, owner: leaseOwner)
+        }
         do {
-            try spool.complete(handler: handler.name, results: results)
+            for eventID in try spool.complete(handler: handler.name, owner: leaseOwner, results: results) {
+                logger.warning("lease lost: another process took this delivery over, so this attempt's outcome is not recorded", metadata: [
+                    "handler": .string(handler.name), "spool_id": .stringConvertible(eventID),
+                ])
+            }
         } catch {
             // The leases expire and the deliveries are retried (in doubt, so idempotent handlers skip them).
             logger.error("spool update failed", metadata: ["handler": .string(handler.name), "error": .string("\(error)")])
         }
         return claims.count
     }
-}
 
-/// Renews a batch's lease every third of the lease period until stopped.
-private final class LeaseHeartbeat: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var done = false
-    private var thread: WorkerThread?
-
-    init(spool: Spool, handler: String, owner: String, eventIDs: [Int64]) {
-        let interval = max(50, spool.configuration.lease / 3)
-        thread = try? WorkerThread(stackBytes: 256 << 10) { [self] in
-            while true {
-                let finished = lock.withLock { () -> Bool in
-                    if !done { lock.wait(milliseconds: interval) }
-                    return done
-                }
-                if finished { return }
-                try? spool.renewLease(handler: handler, owner: owner, eventIDs: eventIDs)
-            }
+    /// Gives back the claim's lease on `eventIDs` (those it still holds) without an attempt.
+    private func release(_ eventIDs: [Int64], of handler: any ContactHandler, owner leaseOwner: String) {
+        do {
+            try spool.release(handler: handler.name, owner: leaseOwner, eventIDs: eventIDs)
+        } catch {
+            logger.warning("spool release failed: the deliveries wait for their lease to run out", metadata: [
+                "handler": .string(handler.name), "error": .string("\(error)"),
+            ])
         }
-    }
-
-    func stop() {
-        lock.withLock {
-            done = true
-            lock.broadcast()
-        }
-        thread?.join()
     }
 }

@@ -10,6 +10,9 @@ import Glibc
 ///
 /// Several processes may share one spool (CGI mode): SQLite's locking serializes writers,
 /// and a delivery is claimed with a lease so that two processes never deliver it at once.
+/// A lease is named by its claim (`owner`) and measured on `Clock.leaseMilliseconds`; only
+/// the claim that still holds it may renew it or record the outcome, so a process that
+/// stalled past its lease changes nothing that the process which took over recorded.
 public final class Spool: Sendable {
     /// The configuration in force.
     public let configuration: SpoolConfiguration
@@ -95,8 +98,19 @@ public final class Spool: Sendable {
                 CREATE INDEX events_received ON events(received_at);
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            // Leases moved from the wall clock to `Clock.leaseMilliseconds`, and record when
+            // they were taken. A lease written before (wall-clock, `lease_from` 0) spans far
+            // more than `maxLease`, so it holds nothing.
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN lease_from INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
+
+    /// The SQL condition "the delivery's lease is held" at the lease-clock time bound to its
+    /// one `?`: taken no later than now, not yet ended, and no longer than `maxLease` (see
+    /// `Clock.leaseMilliseconds` for why all three).
+    private static let leaseHeld = "(? BETWEEN d.lease_from AND d.lease_until - 1 AND d.lease_until - d.lease_from <= \(SpoolConfiguration.maxLease))"
 
     /// The dedup key for a transaction id: its SHA-256, hex.
     public static func dedupKey(_ value: String?) -> String? {
@@ -114,8 +128,7 @@ public final class Spool: Sendable {
     // MARK: - Accepting
 
     // The statements below run for every event: they go through the connection's statement
-    // cache. Preparing each anew (GRDB's authorizer included) cost more instructions than the
-    // rest of the request, 1.5 M per delivered event (issue 7).
+    // cache, so each is prepared (GRDB's authorizer included) once per connection, not per event.
 
     /// Stores `items` in one transaction (one fsync for all: group commit).
     public func store(_ items: [Item], now: Int64 = Clock.milliseconds()) throws -> [StoreOutcome] {
@@ -157,16 +170,26 @@ public final class Spool: Sendable {
 
     // MARK: - Delivering
 
-    /// Claims up to `limit` due deliveries for `handler` with a lease in the name of `owner`.
-    public func claim(handler: String, owner: String, limit: Int, now: Int64 = Clock.milliseconds(), only eventIDs: [Int64]? = nil) throws -> [Claim] {
+    /// Claims up to `limit` due deliveries for `handler` whose lease is not held, with a
+    /// lease in the name of `owner`: a name for this claim alone (a later claim by the same
+    /// process takes another), which `renewLease`, `release` and `complete` must give.
+    ///
+    /// `leaseNow` (given by tests) is read once the write lock is ours: a reading taken
+    /// before waiting for it could be older than the start of a lease another process took
+    /// meanwhile, which would look taken before a reboot and be claimed a second time.
+    public func claim(
+        handler: String, owner: String, limit: Int, now: Int64 = Clock.milliseconds(), leaseNow: Int64? = nil,
+        only eventIDs: [Int64]? = nil
+    ) throws -> [Claim] {
         try database.write { db in
+            let leaseNow = leaseNow ?? Clock.leaseMilliseconds()
             var sql = """
                 SELECT d.event_id, d.attempts, d.lease_owner, e.request_id, e.json FROM deliveries d JOIN events e ON e.id = d.event_id
-                WHERE d.handler = ? AND d.state IN ('pending', 'failed') AND d.next_attempt_at <= ? AND d.lease_until < ?
+                WHERE d.handler = ? AND d.state IN ('pending', 'failed') AND d.next_attempt_at <= ? AND NOT \(Self.leaseHeld)
                 """
-            var arguments: StatementArguments = [handler, now, now]
+            var arguments: StatementArguments = [handler, now, leaseNow]
             if let eventIDs {
-                sql += " AND d.event_id IN (\(eventIDs.map { _ in "?" }.joined(separator: ",")))"
+                sql += " AND d.event_id IN (\(Self.placeholders(eventIDs.count)))"
                 arguments += StatementArguments(eventIDs)
             }
             sql += " ORDER BY d.next_attempt_at, d.event_id LIMIT ?"
@@ -176,8 +199,8 @@ public final class Spool: Sendable {
             for row in rows {
                 let id: Int64 = row["event_id"]
                 let previousOwner: String? = row["lease_owner"]
-                try db.cachedStatement(sql: "UPDATE deliveries SET lease_until = ?, lease_owner = ?, updated_at = ? WHERE event_id = ? AND handler = ?").execute(
-                    arguments: [now + configuration.lease, owner, now, id, handler])
+                try db.cachedStatement(sql: "UPDATE deliveries SET lease_from = ?, lease_until = ?, lease_owner = ?, updated_at = ? WHERE event_id = ? AND handler = ?").execute(
+                    arguments: [leaseNow, leaseNow + configuration.lease, owner, now, id, handler])
                 let json: String = row["json"]
                 let attempts: Int = row["attempts"]
                 // In doubt: an attempt was cut short (its lease ran out unfinished), or one
@@ -190,17 +213,37 @@ public final class Spool: Sendable {
         }
     }
 
-    /// Extends the lease on deliveries still being attempted by `owner`, so a batch that
-    /// takes longer than one lease isn't claimed again by another process meanwhile.
-    public func renewLease(handler: String, owner: String, eventIDs: [Int64], now: Int64 = Clock.milliseconds()) throws {
+    /// Extends the lease of claim `owner` on `eventIDs` to one lease period from `leaseNow`,
+    /// so a batch that takes longer than one lease isn't claimed again by another process
+    /// meanwhile. Returns how many it renewed: fewer than `eventIDs` means the rest are no
+    /// longer this claim's (another process took them over once the lease had run out).
+    public func renewLease(handler: String, owner: String, eventIDs: [Int64], leaseNow: Int64 = Clock.leaseMilliseconds()) throws -> Int {
+        guard !eventIDs.isEmpty else { return 0 }
+        return try database.write { db in
+            var arguments: StatementArguments = [leaseNow, leaseNow + configuration.lease, handler, owner]
+            arguments += StatementArguments(eventIDs)
+            try db.execute(sql: "UPDATE deliveries SET lease_from = ?, lease_until = ? WHERE handler = ? AND lease_owner = ? AND event_id IN (\(Self.placeholders(eventIDs.count)))",
+                           arguments: arguments)
+            return db.changesCount
+        }
+    }
+
+    /// Ends the lease of claim `owner` on `eventIDs` without an attempt, so another claim may
+    /// take them at once. The owner stays recorded: the next claim treats them as in doubt,
+    /// as it would have had the lease run out (an earlier claim may have been cut short).
+    func release(handler: String, owner: String, eventIDs: [Int64]) throws {
         guard !eventIDs.isEmpty else { return }
         try database.write { db in
-            let placeholders = eventIDs.map { _ in "?" }.joined(separator: ",")
-            var arguments: StatementArguments = [now + configuration.lease, handler, owner]
+            var arguments: StatementArguments = [handler, owner]
             arguments += StatementArguments(eventIDs)
-            try db.cachedStatement(sql: "UPDATE deliveries SET lease_until = ? WHERE handler = ? AND lease_owner = ? AND event_id IN (\(placeholders))").execute(
-                arguments: arguments)
+            try db.execute(sql: "UPDATE deliveries SET lease_until = 0 WHERE handler = ? AND lease_owner = ? AND event_id IN (\(Self.placeholders(eventIDs.count)))",
+                           arguments: arguments)
         }
+    }
+
+    /// `?,?,…`: one placeholder per value of an `IN (…)` list.
+    private static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ",")
     }
 
     /// The outcome of one attempt.
@@ -212,31 +255,43 @@ public final class Spool: Sendable {
         case failed(String, permanent: Bool, retryAfter: Int64? = nil)
     }
 
-    /// Records the outcome of attempts: delivered, failed (retry on the schedule) or dead.
-    public func complete(handler: String, results: [(eventID: Int64, attempts: Int, result: AttemptResult)], now: Int64 = Clock.milliseconds()) throws {
+    /// Records the outcome of claim `owner`'s attempts: delivered, failed (retry on the
+    /// schedule) or dead. Only deliveries the claim still holds change: returns the others,
+    /// which another process took over after this claim's lease ran out, and whose outcome
+    /// is that process's to record. (The check is part of each UPDATE: `changes()` tells.)
+    public func complete(
+        handler: String, owner: String, results: [(eventID: Int64, attempts: Int, result: AttemptResult)], now: Int64 = Clock.milliseconds()
+    ) throws -> [Int64] {
         try database.write { db in
+            var lost: [Int64] = []
             for (eventID, attempts, result) in results {
                 switch result {
                 case .delivered:
-                    try db.cachedStatement(sql: "UPDATE deliveries SET state = 'delivered', attempts = ?, lease_until = 0, lease_owner = NULL, last_error = NULL, updated_at = ? WHERE event_id = ? AND handler = ?").execute(
-                        arguments: [attempts + 1, now, eventID, handler])
+                    try db.cachedStatement(sql: "UPDATE deliveries SET state = 'delivered', attempts = ?, lease_until = 0, lease_owner = NULL, last_error = NULL, updated_at = ? WHERE event_id = ? AND handler = ? AND lease_owner = ?").execute(
+                        arguments: [attempts + 1, now, eventID, handler, owner])
                 case .failed(let error, let permanent, let retryAfter):
                     let delay = permanent ? nil : configuration.retry.delay(afterAttempts: attempts + 1).map { max($0, retryAfter ?? 0) }
                     let state: DeliveryState = delay == nil ? .dead : .failed
-                    try db.cachedStatement(sql: "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, lease_owner = NULL, last_error = ?, updated_at = ? WHERE event_id = ? AND handler = ?").execute(
-                        arguments: [state.rawValue, attempts + 1, now + (delay ?? 0), String(error.prefix(2000)), now, eventID, handler])
+                    try db.cachedStatement(sql: "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, lease_owner = NULL, last_error = ?, updated_at = ? WHERE event_id = ? AND handler = ? AND lease_owner = ?").execute(
+                        arguments: [state.rawValue, attempts + 1, now + (delay ?? 0), String(error.prefix(2000)), now, eventID, handler, owner])
                 }
+                if db.changesCount == 0 { lost.append(eventID) }
             }
+            return lost
         }
     }
 
-    /// When the next delivery for `handler` falls due (Unix ms), or nil when none is waiting.
-    public func nextDue(handler: String) throws -> Int64? {
+    /// When the next delivery for `handler` falls due (Unix ms), or nil when none is waiting:
+    /// its next attempt, or the end of the lease that holds it if that is later. The clocks
+    /// (given by tests) are read inside the read transaction, as `claim` reads them.
+    public func nextDue(handler: String, now: Int64? = nil, leaseNow: Int64? = nil) throws -> Int64? {
         try database.read { db in
-            try Int64.fetchOne(db.cachedStatement(sql: """
-                SELECT MIN(MAX(next_attempt_at, lease_until)) FROM deliveries
-                WHERE handler = ? AND state IN ('pending', 'failed')
-                """), arguments: [handler])
+            let leaseNow = leaseNow ?? Clock.leaseMilliseconds()
+            let now = now ?? Clock.milliseconds()
+            return try Int64.fetchOne(db.cachedStatement(sql: """
+                SELECT MIN(CASE WHEN \(Self.leaseHeld) THEN MAX(d.next_attempt_at, ? + d.lease_until - ?) ELSE d.next_attempt_at END)
+                FROM deliveries d WHERE d.handler = ? AND d.state IN ('pending', 'failed')
+                """), arguments: [leaseNow, now, leaseNow, handler])
         }
     }
 
@@ -325,13 +380,5 @@ public final class Spool: Sendable {
             try db.execute(sql: "DELETE FROM deliveries WHERE event_id NOT IN (SELECT id FROM events)")
             return count
         }
-    }
-}
-
-/// Wall-clock milliseconds, the spool's time unit.
-public enum Clock {
-    /// Now, in Unix milliseconds.
-    public static func milliseconds() -> Int64 {
-        Int64(Timestamp.unixNanoseconds() / 1_000_000)
     }
 }

@@ -16,12 +16,17 @@ public struct SpoolConfiguration: Sendable, Equatable {
     public var dedupWindow: Int64 = 7 * 86_400_000
     /// How long delivered events are kept before they are purged, in milliseconds.
     public var retention: Int64 = 30 * 86_400_000
-    /// How long a dispatcher may hold a claimed delivery before another may take it over.
+    /// How long a dispatcher may hold a claimed delivery before another may take it over
+    /// (renewed while it works), in milliseconds; at most `maxLease`.
     public var lease: Int64 = 60_000
     /// In CGI mode, how long the process may deliver after answering.
     public var cgiDeliveryBudget: Int64 = 5_000
     /// Events per delivery batch.
     public var batchSize: Int = 64
+
+    /// The longest `lease`: a day. A stored lease longer than this holds nothing (see
+    /// `Clock.leaseMilliseconds`).
+    static let maxLease: Int64 = 86_400_000
 
     /// The keys of the `spool:` mapping.
     public static let keys = ["path", "retry", "jitter", "dedup_window", "retention", "lease", "cgi_delivery_budget", "batch_size"]
@@ -50,7 +55,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
         }
         if let window = node["dedup_window"] { dedupWindow = try duration(window) }
         if let retention = node["retention"] { self.retention = try duration(retention) }
-        if let lease = node["lease"] { self.lease = try duration(lease) }
+        if let lease = node["lease"] { self.lease = try lease.duration(in: 100...Self.maxLease) }
         if let budget = node["cgi_delivery_budget"] { cgiDeliveryBudget = try duration(budget) }
         if let batch = node["batch_size"] {
             batchSize = try batch.int()

@@ -16,7 +16,15 @@ public final class ConditionLock: @unchecked Sendable {
         conditionCount = max(1, conditions)
         self.conditions = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: conditionCount)
         pthread_mutex_init(mutex, nil)
-        for index in 0..<conditionCount { pthread_cond_init(self.conditions + index, nil) }
+        // Timed waits measure on CLOCK_MONOTONIC (pthread_condattr_setclock(3)): a step of the
+        // wall clock must neither cut a wait short nor stretch it (a lease heartbeat's sleep).
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        #if canImport(Glibc)
+        pthread_condattr_setclock(&attributes, Self.waitClock)
+        #endif
+        for index in 0..<conditionCount { pthread_cond_init(self.conditions + index, &attributes) }
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -51,10 +59,16 @@ public final class ConditionLock: @unchecked Sendable {
         pthread_cond_wait(conditions + index % conditionCount, mutex)
     }
 
+    #if canImport(Glibc)
+    private static let waitClock = CLOCK_MONOTONIC
+    #else
+    private static let waitClock = CLOCK_REALTIME
+    #endif
+
     /// Waits for a `broadcast` or until `milliseconds` pass; call only inside `withLock`.
     public func wait(milliseconds: Int64) {
         var deadline = timespec()
-        clock_gettime(CLOCK_REALTIME, &deadline)
+        clock_gettime(Self.waitClock, &deadline)
         let nanoseconds = Int(deadline.tv_nsec) + Int(milliseconds % 1_000) * 1_000_000
         deadline.tv_sec += Int(milliseconds / 1_000) + nanoseconds / 1_000_000_000
         deadline.tv_nsec = nanoseconds % 1_000_000_000

@@ -20,7 +20,8 @@ according to a plan the test writes (and may rewrite while it runs).
   a small JSON), or `body_size` (a number of bytes: that many "x", written 64 KiB at a time
   and never held whole; a client that hangs up early ends the answer). "paths" picks
   steps by the request path without its query ("steps" is the fallback). "delay" (seconds)
-  is slept before answering. Counters restart whenever the plan file's contents change.
+  is slept before answering; a step's own "delay" overrides it for the requests that step
+  answers. Counters restart whenever the plan file's contents change.
   "count_by": a request header (e.g. "Idempotency-Key") whose values keep counters of their
   own, so that a plan like "fail twice, then 200" holds for every event however their
   attempts interleave; "index" is then per path and header value.
@@ -96,7 +97,7 @@ class Handler(BaseHTTPRequestHandler):
             line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
             self.server.log.write(line)
             self.server.log.flush()
-        delay = float(plan.get("delay", 0) or 0)
+        delay = float(step.get("delay", plan.get("delay", 0)) or 0)
         if delay > 0:
             time.sleep(delay)
         size = step.get("body_size")

@@ -40,12 +40,19 @@ public final class SQLServerHandler: ContactHandler {
         if let failure = handle(batch: [delivery]).first, case .failure(let error) = failure { throw error }
     }
 
-    /// Stores each event of the batch in its own transaction, over one connection.
+    /// Stores each event of the batch in its own transaction, over one connection, each
+    /// while the spool's lease on it still holds.
     public func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
         connection.withLock { slot in
             var results: [Result<Void, any Error>] = []
             results.reserveCapacity(batch.count)
             for delivery in batch {
+                do {
+                    try delivery.checkLease()
+                } catch {
+                    results.append(.failure(error))
+                    continue
+                }
                 let current: any SQLConnection
                 do {
                     current = try open(&slot)

@@ -37,10 +37,16 @@ public final class SQLiteHandler: ContactHandler {
     }
 
     /// Stores each event in its own IMMEDIATE transaction (the write lock is taken up front,
-    /// so a concurrent writer makes it wait rather than fail half-way).
+    /// so a concurrent writer makes it wait rather than fail half-way), each while the
+    /// spool's lease on it still holds.
     public func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
         database.writeWithoutTransaction { db in
             batch.map { delivery in
+                do {
+                    try delivery.checkLease()
+                } catch {
+                    return .failure(error)
+                }
                 do {
                     try db.inTransaction(.immediate) {
                         _ = try writer.write(delivery.event, json: delivery.json, to: SQLiteSession(database: db))
