@@ -301,6 +301,25 @@ struct SpoolCLI: Sendable {
         return status
     }
 
+    /// Sends every `failed` delivery again now (`spool retry ID`) until no delivery is open
+    /// and at least `delivered` are delivered: for schedules that rest a failure for hours.
+    func retryFailedUntilSettled(delivered: Int, timeout: Double = 120) async throws {
+        let cli = self
+        let last = Mutex<String>("")
+        let settled = try await offload {
+            poll(timeout: timeout) {
+                guard let status = try? cli.status() else { return false }
+                last.withLock { $0 = "\(status)" }
+                let open = status.values.reduce(0) { $0 + ($1["pending"] ?? 0) + ($1["failed"] ?? 0) + ($1["dead"] ?? 0) }
+                let done = status.values.reduce(0) { $0 + ($1["delivered"] ?? 0) }
+                if open == 0 && done >= delivered { return true }
+                for row in (try? cli.list(state: "failed")) ?? [] { _ = try? cli.run(["spool", "retry", String(rowID(row))]) }
+                return false
+            }
+        }
+        guard settled else { throw TestFailure("the spool did not settle within \(timeout) s while failed deliveries were sent again: \(last.withLock { $0 })") }
+    }
+
     /// Polls `spool list` until `condition` holds for its rows.
     @discardableResult
     func waitForRows(state: String? = nil, handler: String? = nil, timeout: Double = 30, _ what: String,
