@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "contact-listener", targets: ["contact-listener"]),
-        // The plugin API (issue 5): build your own binary with extra handlers.
+        // The plugin API: build your own binary with extra handlers (Examples/CustomHandler).
         .library(name: "ContactListenerKit", targets: ["ContactListenerKit"]),
     ],
     dependencies: [

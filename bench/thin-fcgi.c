@@ -1,6 +1,6 @@
 /*
  * The floor for any libfcgi program: N threads, each in its own FCGX_Accept_r loop (no
- * mutex, as the listener does; see shared/NOTES.md), reading the raw body and appending
+ * mutex, as the listener does; see docs/libfcgi.md), reading the raw body and appending
  * it as one line to a file with a single write() on an O_APPEND descriptor. No decoding.
  *
  *   thin-fcgi SOCKET_PATH FILE THREADS [fsync]

@@ -204,7 +204,7 @@ struct FormDecoderTests {
     // MARK: - Names kept as sent (the listener's default)
 
     /// (query, expected rendering with mangling off). PHP would turn `.`/space in a
-    /// top-level name, and the `[` of an unmatched bracket, into `_`; NOTES.md says we
+    /// top-level name, and the `[` of an unmatched bracket, into `_`; the README says we
     /// keep names as the platform sent them. Everything else is PHP's behaviour.
     static let unmangledCases: [(String, String)] = [
         ("a.b=1&a b=2", #"{"a.b":"1","a b":"2"}"#),
@@ -350,7 +350,7 @@ struct FormDecoderTests {
         #expect(builder.root.isEmpty)
     }
 
-    /// NOTES.md: field values of tens of KB are normal; 64 KiB must pass by default.
+    /// Field values of tens of KB are normal (notes, long URLs); 64 KiB must pass by default.
     @Test func largeValuesPassByDefault() throws {
         let value = String(repeating: "x", count: 64 * 1024)
         let form = try listenerDecode("fields[0][value]=" + value)

@@ -2,7 +2,7 @@ import Testing
 @testable import ContactListenerKit
 
 /// `GroupCommit` hands each submitter the outcome of its own item, commits every item once,
-/// and fails exactly the items of a failed batch (issue 4; two-condition wake-ups, issue 7).
+/// and fails exactly the items of a failed batch (and wakes by two conditions).
 @Suite("Group commit")
 struct GroupCommitTests {
     /// What the commit function saw, from any thread.

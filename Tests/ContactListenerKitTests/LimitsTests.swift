@@ -1,7 +1,7 @@
 import Testing
 @testable import ContactListenerKit
 
-/// The limits on multipart parts and on the size of the request's parameters (issue 3).
+/// The limits on multipart parts and on the size of the request's parameters.
 @Suite("Limits: multipart parts and header bytes")
 struct LimitsTests {
     struct Bytes: BodySource {

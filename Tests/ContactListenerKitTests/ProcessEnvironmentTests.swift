@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-/// `ProcessEnvironment.current` splits `environ` itself, on the first `=` byte (issue 7: the
+/// `ProcessEnvironment.current` splits `environ` itself, on the first `=` byte (the
 /// Character-based split was a quarter of a CGI request's environment work). It must agree
 /// with getenv(3) on every entry.
 @Suite("Process environment", .serialized)  // setenv while another test reads environ would race

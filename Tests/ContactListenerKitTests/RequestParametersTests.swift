@@ -1,7 +1,7 @@
 import Testing
 @testable import ContactListenerKit
 
-/// `RequestParameters` keeps the web server's `NAME=value` entries as bytes (issue 7) and
+/// `RequestParameters` keeps the web server's `NAME=value` entries as bytes and
 /// must answer like the dictionary it replaced: last value of a repeated name, nil for an
 /// absent one, entries without `=` ignored.
 @Suite("Request parameters")

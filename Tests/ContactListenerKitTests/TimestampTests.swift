@@ -1,7 +1,7 @@
 import Testing
 @testable import ContactListenerKit
 
-/// `Timestamp.format` writes its 24 bytes in place (issue 7); these pin the output,
+/// `Timestamp.format` writes its 24 bytes in place; these pin the output,
 /// including padding and the fallback for a year beyond 9999.
 @Suite("Timestamps")
 struct TimestampTests {

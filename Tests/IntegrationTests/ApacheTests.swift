@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-/// Issue 6, tests 2–4: the Apache recipes of deploy/, each run in a private Apache
+/// The Apache recipes of deploy/, each run in a private Apache
 /// (`apache2-bin` + `libapache2-mod-fcgid`, our own minimal apache2.conf, a free loopback
 /// port), with `contact-listener send-test` as the client.
 @Suite("Deploy: Apache recipes")

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The plugin API (issue 5): Examples/CustomHandler builds its own binary with a `csv`
+/// The plugin API: Examples/CustomHandler builds its own binary with a `csv`
 /// handler type; `make test` builds it into the same scratch folder, beside contact-listener.
 @Suite("Plugin API: Examples/CustomHandler")
 struct CustomHandlerExampleTests {

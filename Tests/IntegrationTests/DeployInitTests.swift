@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-/// Issue 6, test 7: what `contact-listener init` prints, followed literally, works.
+/// What `contact-listener init` prints, followed literally, works.
 @Suite("Deploy: init, followed literally")
 struct DeployInitTests {
     /// The one capture of `regex` in `text`, or a failure quoting the text.

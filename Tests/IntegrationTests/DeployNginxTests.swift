@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-/// Issue 6, test 1: deploy/nginx/contact-listener.conf, included as it is in a private
+/// deploy/nginx/contact-listener.conf, included as it is in a private
 /// nginx (only the socket path substituted), in front of `contact-listener serve` on a
 /// unix socket that only the web server's group may open.
 @Suite("Deploy: nginx recipe → serve")

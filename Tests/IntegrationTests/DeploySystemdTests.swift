@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-/// Issue 6, test 8: the systemd units of deploy/systemd. `systemd-analyze verify` checks
+/// The systemd units of deploy/systemd. `systemd-analyze verify` checks
 /// them; systemd itself (PID 1) doesn't run in a container, so the socket activation they
 /// describe is run with systemd's own `systemd-socket-activate` (fd 3, LISTEN_FDS), as an
 /// unprivileged user in no group, like DynamicUser=yes.

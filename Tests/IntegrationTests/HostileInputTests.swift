@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-/// Hostile input (issue 3, SECURITY.md "Hostile input"): the real binary behind nginx and
+/// Hostile input (SECURITY.md "Hostile input"): the real binary behind nginx and
 /// as a CGI script, fed oversized, malformed, deep and colliding input. Every case must be
 /// answered (quickly, with the documented status), store nothing partial, and leave the
 /// FastCGI listener alive with bounded memory.

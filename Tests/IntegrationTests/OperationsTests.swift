@@ -5,7 +5,7 @@ import Testing
 import Glibc
 #endif
 
-/// Issue 6, tests 5 and 6: operating a running listener behind nginx. SIGHUP under load
+/// Operating a running listener behind nginx. SIGHUP under load
 /// (with config changes and a bad config), and the status page's numbers.
 @Suite("Operations")
 struct OperationsTests {

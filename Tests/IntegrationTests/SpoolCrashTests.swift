@@ -5,7 +5,7 @@ import Testing
 import Glibc
 #endif
 
-/// Issue 4's promise: an event answered 200 is never lost, not even when the listener is
+/// The promise: an event answered 200 is never lost, not even when the listener is
 /// killed with SIGKILL under load, and a redelivery after the crash stores nothing twice.
 @Suite("spool: kill -9 under load")
 struct SpoolCrashTests {

@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-/// The `verify:` rules end to end (issue 3): the real binary behind a private nginx, each
+/// The `verify:` rules end to end: the real binary behind a private nginx, each
 /// request's status and JSON error, what is stored (and that nothing is for a refusal), and
 /// that no token or secret ever reaches the listener's log or the stored events.
 @Suite("verification: real nginx → listener")

@@ -24,8 +24,8 @@ public struct ConfigNode: @unchecked Sendable {
     /// A node built by the program (defaults, shorthands): a mapping of plain strings.
     ///
     /// Built with Yams' basic resolver and `treeConstructor()`: `Node`'s string literals use
-    /// `Resolver.default`, whose first use compiles ICU regular expressions (9 M instructions,
-    /// a fifth of a CGI request), and `Constructor.default` (issue 7).
+    /// `Resolver.default`, whose first use compiles ICU regular expressions, and
+    /// `Constructor.default`; either would dominate a CGI request.
     public static func built(_ pairs: KeyValuePairs<String, String>, path: String, file: String, environment: [String: String]) -> ConfigNode {
         let constructor = treeConstructor()
         let tag = { Tag(.implicit, .basic, constructor) }
@@ -34,8 +34,7 @@ public struct ConfigNode: @unchecked Sendable {
     }
 
     /// A Yams constructor without tag handlers: a `Node` tree needs none, and
-    /// `Constructor.default` builds three tables of them on every use (0.8 M instructions of
-    /// a CGI request for the built-in defaults alone, issue 7).
+    /// `Constructor.default` builds three tables of them on every use.
     static func treeConstructor() -> Constructor { Constructor([:], [:], [:]) }
 
     /// An error about this node.
@@ -48,8 +47,7 @@ public struct ConfigNode: @unchecked Sendable {
     /// The keys of a mapping, in file order.
     ///
     /// By index, not through `Mapping.keys`: that lazy view's generic metadata is built at
-    /// run time on first use, a protocol-conformance scan of the whole binary per process
-    /// (0.9 M instructions of a CGI request, issue 7).
+    /// run time on first use, a protocol-conformance scan of the whole binary per process.
     public var keys: [String] {
         guard let mapping = node.mapping else { return [] }
         var keys: [String] = []

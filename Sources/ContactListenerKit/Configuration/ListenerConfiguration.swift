@@ -15,8 +15,8 @@ public struct ListenerConfiguration: Sendable {
     ///
     /// 16 by default, though the work is CPU-bound on few cores: with durable storage (the
     /// default) a worker spends most of a request waiting for the disk, and group commit can
-    /// put into one fsync only the events its workers hold. 4 workers capped durable jsonl at
-    /// 3,800 req/s on the benchmark machine; 16 reached 14,800 (BENCHMARKS.md, issue 7).
+    /// put into one fsync only the events its workers hold (BENCHMARKS.md measures 4 against
+    /// 16).
     public var threads: Int = 16
     /// Decoding limits.
     public var limits: FormLimits = .default
@@ -62,8 +62,8 @@ public struct ListenerConfiguration: Sendable {
         let parsed: Node?
         do {
             // Each argument spelled out, because each default is costly in a process that
-            // serves one request (issue 7): the default resolver compiles regular expressions
-            // through ICU (40% of a CGI request's start-up), the default constructor builds
+            // serves one request: the default resolver compiles regular expressions through
+            // ICU (the largest part of a CGI request's start-up), the default constructor builds
             // tables a Node tree never uses (`ConfigNode.treeConstructor`), and the default
             // encoding reads all of ProcessInfo's environment to look for YAMS_DEFAULT_ENCODING.
             parsed = try Parser(yaml: text, resolver: .basic, constructor: ConfigNode.treeConstructor(), encoding: .utf8)

@@ -3,7 +3,7 @@
 /// Each record type lists its known keys once (`names`) and reaches their values by
 /// position (`subscript(slot:)`); decoding, JSON output and handlers all go through that,
 /// so adding a key is a two-line change. Positions rather than key paths: applying a key
-/// path costs a runtime call per value, 9 % of a request's instructions (issue 7).
+/// path costs a runtime call per value.
 public protocol SectionRecord: Sendable, Equatable {
     /// The known keys in the platform's order.
     static var names: [String] { get }

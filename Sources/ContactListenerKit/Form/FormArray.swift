@@ -5,14 +5,14 @@
 /// randomly seeded `Dictionary` once an array grows, so colliding keys can't flood it.
 ///
 /// Keys and values live in one array of pairs: one allocation per nested array, not two
-/// (a contact decodes into ~40 arrays; issue 7).
+/// (a contact decodes into about 40 arrays).
 public struct FormArray: Sendable, Equatable {
     /// The entries in insertion order.
     public private(set) var entries: [(key: FormKey, value: FormValue)] = []
     private var index: [FormKey: Int]? = nil
     /// True while the keys are exactly `0..<count` in order (a list: `fields`, every
-    /// section): key `n` is then at position `n`, found without hashing. A 500-field contact
-    /// spent a fifth of its decoding in the `fields` array's index (issue 7).
+    /// section): key `n` is then at position `n`, found without hashing (a 500-field
+    /// contact would otherwise spend much of its decoding in the `fields` array's index).
     private var sequential = true
     /// PHP's `nNextFreeElement`; `Int.min` means "nothing inserted yet, next is 0".
     private var nextFree: Int = Int.min

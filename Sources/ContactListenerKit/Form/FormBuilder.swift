@@ -4,7 +4,7 @@
 ///
 /// URL-encoded and multipart bodies both feed it, as they do in PHP.
 ///
-/// Speed (issue 7): consecutive variables of a contact share their prefix
+/// Speed: consecutive variables of a contact share their prefix
 /// (`fields[3][id]`, `fields[3][name]`, `fields[3][value]`), so the arrays along the last
 /// variable's path stay detached from their parents (`open`) until a variable leaves that
 /// path. A variable then costs a byte comparison per shared level instead of a lookup, a

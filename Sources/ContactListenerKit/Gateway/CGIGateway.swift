@@ -37,7 +37,7 @@ public enum CGIGateway {
             try? FileSystem.writeAll(1, buffer, target: "stdout")
         }
         // Closing stdout lets the web server finish the response now, even if this process
-        // still has work to do (issue 4 delivers after answering).
+        // still has work to do (it delivers after answering).
         close(1)
         return response.status
     }

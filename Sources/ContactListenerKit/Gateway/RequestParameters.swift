@@ -9,9 +9,9 @@ import Darwin
 /// when asked.
 ///
 /// A request from nginx carries 20–40 parameters of which the pipeline reads a handful.
-/// Copying them into a `[String: String]` made two Strings and a hashed insert of each,
-/// 10 % of a FastCGI request's instructions (issue 7); this keeps one byte buffer and
-/// an offset table. A name sent twice is found as its last value, as a dictionary kept it.
+/// Copying them into a `[String: String]` makes two Strings and a hashed insert of each,
+/// a visible share of a request (BENCHMARKS.md); this keeps one byte buffer and an offset
+/// table. A name sent twice is found as its last value, as a dictionary kept it.
 public struct RequestParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     private var bytes: [UInt8] = []
     private var entries: [Entry] = []

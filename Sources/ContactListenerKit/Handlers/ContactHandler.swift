@@ -27,7 +27,7 @@ public struct Delivery: Sendable {
 
     /// A stored event for a handler that reads only `json` (`needsEvent` false): its
     /// `event` carries the metadata's request id and nothing else, so the spool need not
-    /// decode the JSON back, half of a delivery's cost (issue 7).
+    /// decode the JSON back, the larger part of a delivery's cost.
     public init(storedJSON json: [UInt8], requestID: String, inDoubt: Bool) {
         self.event = ContactEvent(metadata: EventMetadata(receivedAt: "", remoteAddress: nil, requestID: requestID, method: "", mode: .structured))
         self.json = json

@@ -1,4 +1,4 @@
-/// Group commit (issue 4): threads that arrive together hand their items to one of them,
+/// Group commit: threads that arrive together hand their items to one of them,
 /// the leader, which commits them as one batch (one `write` and one `fsync`, or one
 /// transaction) while the others sleep; whatever arrives meanwhile forms the next batch.
 /// Durable throughput then scales with concurrency instead of paying a sync per request.
@@ -6,8 +6,8 @@
 /// The members of the batch in flight and those of the next one wait on two different
 /// condition variables (by batch parity), so a finished batch wakes only its own members
 /// and one thread to lead the next. With one condition, every finished batch woke all
-/// waiting workers and most went straight back to sleep: a context switch each, and with
-/// 16 workers that was more CPU than the requests themselves (issue 7).
+/// waiting workers and most went straight back to sleep: a context switch each, which with
+/// 16 workers costs more CPU than the requests themselves (BENCHMARKS.md).
 public final class GroupCommit<Item, Outcome>: @unchecked Sendable {
     private let lock = ConditionLock(conditions: 2)
     private var queue: [Item] = []

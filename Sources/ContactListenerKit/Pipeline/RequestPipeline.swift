@@ -74,7 +74,7 @@ public final class RequestPipeline: Sendable {
             let acceptance: Acceptance
             do {
                 // Replays inside the signature's tolerance are deduplicated on the
-                // transaction id, or on webhook-id when there is none (issue 3).
+                // transaction id, or on webhook-id when there is none (SECURITY.md, "Replays").
                 acceptance = try sink.accept(
                     Delivery(event: event),
                     dedupKey: Spool.dedupKey(event.transactionID) ?? verified.webhookID.flatMap { Spool.dedupKey("webhook-id:" + $0) })

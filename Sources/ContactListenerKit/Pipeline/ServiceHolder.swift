@@ -1,6 +1,6 @@
 /// The listener service in force, swappable while requests are in flight: SIGHUP builds a
 /// new service from the re-read configuration, new requests take it at once, and the old
-/// one is shut down only after its last request is answered (issue 6, graceful reload).
+/// one is shut down only after its last request is answered (graceful reload).
 public final class ServiceHolder: @unchecked Sendable {
     private let lock = ConditionLock()
     private var current: ListenerService

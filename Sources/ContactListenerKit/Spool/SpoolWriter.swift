@@ -1,5 +1,5 @@
 /// Group commit for the spool: requests arriving together are stored in one transaction,
-/// so concurrent requests share one fsync instead of paying one each (issue 4).
+/// so concurrent requests share one fsync instead of paying one each.
 ///
 /// `GroupCommit` does the batching: the first waiting thread becomes the leader, writes
 /// everything queued so far in one transaction, and wakes the others with their outcomes.

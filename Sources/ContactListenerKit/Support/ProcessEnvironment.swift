@@ -17,7 +17,7 @@ public enum ProcessEnvironment {
         for index in 0..<count {
             guard let entry = environ[index] else { continue }
             // Split on the byte, not a Character: String.firstIndex(of:) runs grapheme
-            // breaking, a quarter of a CGI request's environment work (issue 7).
+            // breaking over every variable of a CGI request's environment.
             let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self), count: strlen(entry))
             guard let equals = ByteSearch.firstIndex(of: UInt8(ascii: "="), in: bytes) else { continue }
             result[String(decoding: bytes[..<equals], as: UTF8.self)] = String(decoding: bytes[(equals + 1)...], as: UTF8.self)

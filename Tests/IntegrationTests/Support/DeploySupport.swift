@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-// Helpers of the deployment tests (issue 6): the recipes of deploy/ rendered for a private
+// Helpers of the deployment tests: the recipes of deploy/ rendered for a private
 // server, a private nginx with a given `server { … }` body, an HTTP client for any path,
 // `contact-listener send-test`, and the handler outputs. Everything started here is
 // stopped by PID.
@@ -222,7 +222,7 @@ func sendTest(
     return SendTestResult(result: result, transactionID: id)
 }
 
-/// Runs send-test and checks what issue 6 asks of it: exit 0 and "✓ stored". Returns the
+/// Runs send-test and checks what the recipes promise: exit 0 and "✓ stored". Returns the
 /// transaction id it sent.
 @discardableResult
 func expectSendTestStored(

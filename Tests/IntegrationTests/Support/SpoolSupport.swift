@@ -5,7 +5,7 @@ import Testing
 import Glibc
 #endif
 
-// Helpers of the spool, HTTP handler and exec handler tests (issues 4 and 5): the
+// Helpers of the spool, HTTP handler and exec handler tests: the
 // recorder backend, a `serve` listener with a spool config, the `spool` commands, CGI runs,
 // sqlite3 queries and JSON-lines reading. Everything started here is stopped by PID.
 

@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-// Helpers of the verification and hostile-input tests (issue 3) (nginx is the shared
+// Helpers of the verification and hostile-input tests (nginx is the shared
 // `Nginx`, with `ipv6:` and `clientMaxBodySize:`): a curl client that sends any header from any
 // loopback source address, HMAC signatures computed with the openssl CLI, a CGI run with
 // a fully controlled environment, and /proc memory figures. Everything started here is
