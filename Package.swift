@@ -35,12 +35,16 @@ let package = Package(
             pkgConfig: "libmariadb",
             providers: [.apt(["libmariadb-dev"])]
         ),
+        // The request and the contact event: decoding exactly as PHP's $_POST, the event
+        // model and its JSON. No dependency at all: the fuzzers build this folder alone.
+        .target(name: "ContactCore"),
         // glibc's posix_spawn_file_actions_addclosefrom_np, which needs _GNU_SOURCE;
         // only Handlers/Exec/ChildProcess.swift uses it.
         .target(name: "CSpawn"),
         .target(
             name: "ContactListenerKit",
             dependencies: [
+                "ContactCore",
                 "CFastCGI",
                 "CMariaDB",
                 "CSpawn",
@@ -58,6 +62,10 @@ let package = Package(
         .executableTarget(
             name: "contact-listener",
             dependencies: ["ContactListenerKit"]
+        ),
+        .testTarget(
+            name: "ContactCoreTests",
+            dependencies: ["ContactCore"]
         ),
         .testTarget(
             name: "ContactListenerKitTests",

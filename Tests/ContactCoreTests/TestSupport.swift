@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import ContactListenerKit
+@testable import ContactCore
 
 // Shared helpers for the decoder tests: decoding a string the way the PHP comparisons
 // need it, a seeded random generator, and a batch runner for php-cli.

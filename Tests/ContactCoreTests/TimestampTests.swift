@@ -1,5 +1,5 @@
 import Testing
-@testable import ContactListenerKit
+@testable import ContactCore
 
 /// `Timestamp.format` writes its 24 bytes in place; these pin the output,
 /// including padding and the fallback for a year beyond 9999.

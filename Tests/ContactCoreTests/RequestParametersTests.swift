@@ -1,5 +1,5 @@
 import Testing
-@testable import ContactListenerKit
+@testable import ContactCore
 
 /// `RequestParameters` keeps the web server's `NAME=value` entries as bytes and
 /// must answer like the dictionary it replaced: last value of a repeated name, nil for an

@@ -235,7 +235,7 @@ public struct MultipartFormDecoder: Sendable {
 
 extension StringProtocol {
     /// The string without leading and trailing characters from `set` (no Foundation needed).
-    func trimmingCharacters(in set: String) -> String {
+    package func trimmingCharacters(in set: String) -> String {
         var scalars = Substring(self).unicodeScalars[...]
         while let first = scalars.first, set.unicodeScalars.contains(first) { scalars.removeFirst() }
         while let last = scalars.last, set.unicodeScalars.contains(last) { scalars.removeLast() }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import ContactListenerKit
+@testable import ContactCore
 
 // Differential tests: the same inputs go through PHP 8.2 (one php-cli process per batch)
 // and through our decoders, and the json_encode renderings must be equal byte for byte.

@@ -97,7 +97,7 @@ public struct URLEncodedFormDecoder: Sendable {
     }
 
     /// Percent-decodes straight into a `String`, repairing invalid UTF-8 as U+FFFD.
-    static func percentDecodedString(_ input: UnsafeBufferPointer<UInt8>) -> String {
+    package static func percentDecodedString(_ input: UnsafeBufferPointer<UInt8>) -> String {
         guard let source = input.baseAddress, !input.isEmpty else { return "" }
         if ByteSearch.firstIndex(of: UInt8(ascii: "%"), in: input) == nil,
            ByteSearch.firstIndex(of: UInt8(ascii: "+"), in: input) == nil {
@@ -111,7 +111,7 @@ public struct URLEncodedFormDecoder: Sendable {
 
     /// The value of a hex digit, or nil (the JSON decoder's `\\u` and database URLs use it too).
     @inline(__always)
-    static func hexValue(_ byte: UInt8) -> UInt8? {
+    package static func hexValue(_ byte: UInt8) -> UInt8? {
         let value = hexDigitValues[Int(byte)]
         return value == 0xFF ? nil : value
     }

@@ -7,10 +7,10 @@ import Darwin
 /// Finding bytes in a buffer, with `memchr`: the form decoder's separators and brackets, the
 /// FastCGI params' `=`, the multipart parser's boundaries and the JSON-lines handler's
 /// in-doubt check share it.
-enum ByteSearch {
+package enum ByteSearch {
     /// The first index of `byte` in `input[start..<end]` (`end` defaults to the whole buffer).
     @inline(__always)
-    static func firstIndex(of byte: UInt8, in input: UnsafeBufferPointer<UInt8>, from start: Int = 0, to end: Int? = nil) -> Int? {
+    package static func firstIndex(of byte: UInt8, in input: UnsafeBufferPointer<UInt8>, from start: Int = 0, to end: Int? = nil) -> Int? {
         let end = end ?? input.count
         guard end > start, let base = input.baseAddress, let found = memchr(base + start, Int32(byte), end - start) else { return nil }
         return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
@@ -24,7 +24,7 @@ enum ByteSearch {
     /// with nothing matched, `memchr` skips to the next occurrence of the first byte, so a
     /// body without near-matches is scanned at `memchr` speed. (A plain "find the first
     /// byte, compare the rest" costs input × needle on input like `-------…`.)
-    static func firstIndex(of needle: [UInt8], in input: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+    package static func firstIndex(of needle: [UInt8], in input: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
         guard let first = needle.first, needle.count <= input.count else { return nil }
         let fallback = failureTable(needle)
         var position = max(start, 0)

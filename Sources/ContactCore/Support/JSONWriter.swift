@@ -81,7 +81,7 @@ public struct JSONWriter: Sendable {
 
     /// `value` as a JSON string literal, quotes included, outside any writer's structure
     /// (a text body template places it between its own text).
-    static func quoted(_ value: String) -> [UInt8] {
+    package static func quoted(_ value: String) -> [UInt8] {
         var writer = JSONWriter(capacity: value.utf8.count + 2)
         writer.appendQuoted(value)
         return writer.bytes
@@ -89,7 +89,7 @@ public struct JSONWriter: Sendable {
 
     /// `value` escaped as the inside of a JSON string literal, without quotes: for a value
     /// that a text body template places within a string literal of its own.
-    static func escaped(_ value: String) -> [UInt8] {
+    package static func escaped(_ value: String) -> [UInt8] {
         var writer = JSONWriter(capacity: value.utf8.count)
         var value = value
         value.withUTF8 { utf8 in writer.appendEscaped(utf8) }

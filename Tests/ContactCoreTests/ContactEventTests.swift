@@ -1,5 +1,5 @@
 import Testing
-@testable import ContactListenerKit
+@testable import ContactCore
 
 /// `ContactEvent(form:metadata:)` and its JSON line, from requests as the platform sends
 /// them (bodies built by PHP's `http_build_query`, so `[`/`]` arrive as `%5B`/`%5D`).

@@ -1,5 +1,5 @@
 import Testing
-@testable import ContactListenerKit
+@testable import ContactCore
 
 /// The limits on multipart parts and on the size of the request's parameters.
 @Suite("Limits: multipart parts and header bytes")
@@ -49,16 +49,7 @@ struct LimitsTests {
                 try Request.read(params: params, body: &source, maxBodyBytes: 1 << 20, maxHeaderBytes: 4096)
             }
             #expect(source.bytes.count == 3, "nothing of the body was read")
-            #expect(PipelineError.request(.headersTooLarge(size: 10_100, limit: 4096)).status == 431)
         }
-    }
-
-    @Test("limits.max_parts and limits.max_header_bytes are read from the config")
-    func configuration() throws {
-        let configuration = try ListenerConfiguration.parse(
-            "limits: { max_parts: 50, max_header_bytes: 16k }\n", file: "t.yaml", baseDirectory: ".", environment: [:])
-        #expect(configuration.limits.maxParts == 50)
-        #expect(configuration.limits.maxHeaderBytes == 16 * 1024)
     }
 
     /// (boundary length, accepted?): RFC 2046 allows 1 to 70 characters.

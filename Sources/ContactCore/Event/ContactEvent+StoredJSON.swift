@@ -11,7 +11,7 @@ extension ContactEvent {
     /// Reads the listener's own event JSON, already accepted once: none of a request's
     /// limits apply (the configured ones may be lower by now, and the stored form is
     /// deeper), only `storedDepthLimit`; `null` means "not sent".
-    static let storedJSONDecoder: JSONFormDecoder = {
+    package static let storedJSONDecoder: JSONFormDecoder = {
         var limits = FormLimits.default
         limits.maxBodyBytes = Int.max
         limits.maxVars = Int.max

@@ -114,7 +114,7 @@ public struct FormArray: Sendable, Equatable {
     }
 
     /// Recursively merges `other` into this array (PHP's `php_autoglobal_merge`).
-    mutating func merge(_ other: FormArray) {
+    package mutating func merge(_ other: FormArray) {
         for (key, value) in other.entries {
             if case .array = value, let position = position(of: key), case .array = entries[position].value {
                 entries[position].value.merge(value)

@@ -1,5 +1,5 @@
 import Testing
-@testable import ContactListenerKit
+@testable import ContactCore
 
 /// Hand-written edge cases for `URLEncodedFormDecoder`, each with the output of
 /// `php -r 'parse_str($argv[1], $o); echo json_encode($o, JSON_UNESCAPED_SLASHES |

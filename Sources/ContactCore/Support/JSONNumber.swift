@@ -3,7 +3,7 @@
 ///
 ///     number = [ "-" ] int [ frac ] [ exp ];  int = "0" / ( digit1-9 *DIGIT )
 ///     frac = "." 1*DIGIT;  exp = ( "e" / "E" ) [ "-" / "+" ] 1*DIGIT
-enum JSONNumber {
+package enum JSONNumber {
     /// Scans the number starting at `start`: where it ends, and what is wrong if it breaks the
     /// grammar (then `end` is where the scan stopped).
     static func scan(_ input: UnsafeBufferPointer<UInt8>, from start: Int) -> (end: Int, problem: String?) {
@@ -31,7 +31,7 @@ enum JSONNumber {
     }
 
     /// True when all of `text` is one number in the grammar.
-    static func isNumber(_ text: String) -> Bool {
+    package static func isNumber(_ text: String) -> Bool {
         var text = text
         return text.withUTF8 { bytes in
             let scanned = scan(bytes, from: 0)
