@@ -38,6 +38,9 @@ let package = Package(
         // The request and the contact event: decoding exactly as PHP's $_POST, the event
         // model and its JSON. No dependency at all: the fuzzers build this folder alone.
         .target(name: "ContactCore"),
+        // Threads, locks, group commit, files and the process environment: what the
+        // listener's parts share, over Glibc alone.
+        .target(name: "ListenerSupport"),
         // glibc's posix_spawn_file_actions_addclosefrom_np, which needs _GNU_SOURCE;
         // only Handlers/Exec/ChildProcess.swift uses it.
         .target(name: "CSpawn"),
@@ -45,6 +48,7 @@ let package = Package(
             name: "ContactListenerKit",
             dependencies: [
                 "ContactCore",
+                "ListenerSupport",
                 "CFastCGI",
                 "CMariaDB",
                 "CSpawn",
@@ -69,12 +73,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ContactListenerKitTests",
-            dependencies: ["ContactListenerKit"]
+            dependencies: ["ContactListenerKit", "ListenerSupport"]
         ),
         .testTarget(
             name: "IntegrationTests",
-            // The executable is what the tests run; the library lends its file reader.
-            dependencies: ["contact-listener", "ContactListenerKit"],
+            // The executable is what the tests run; ListenerSupport lends its file reader.
+            dependencies: ["contact-listener", "ListenerSupport"],
             // Scripts the tests run (a recording HTTP server, …), found through #filePath.
             exclude: ["Fixtures"]
         ),

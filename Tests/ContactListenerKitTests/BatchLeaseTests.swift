@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 @testable import ContactListenerKit
+@testable import ListenerSupport
 
 /// A batch's lease as the dispatcher and the handlers see it: checked before each delivery
 /// (from memory while fresh, renewed when overdue), lost for good once a renewal finds

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ContactListenerKit
+@testable import ListenerSupport
 #if canImport(Glibc)
 import Glibc
 #endif

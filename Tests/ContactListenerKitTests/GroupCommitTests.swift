@@ -1,5 +1,6 @@
 import Testing
 @testable import ContactListenerKit
+@testable import ListenerSupport
 
 /// `GroupCommit` hands each submitter the outcome of its own item, commits every item once,
 /// and fails exactly the items of a failed batch (and wakes by two conditions).

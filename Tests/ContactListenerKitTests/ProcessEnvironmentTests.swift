@@ -1,5 +1,6 @@
 import Testing
 @testable import ContactListenerKit
+@testable import ListenerSupport
 #if canImport(Glibc)
 import Glibc
 #endif

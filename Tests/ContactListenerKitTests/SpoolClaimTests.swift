@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 import Testing
 @testable import ContactListenerKit
+@testable import ListenerSupport
 
 /// The spool's claims between two owners (two processes, or two claims of one process), on
 /// a real spool file with the clocks given by the test: who may claim a leased delivery,

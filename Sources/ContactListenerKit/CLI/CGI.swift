@@ -1,3 +1,4 @@
+import ListenerSupport
 extension ContactListener {
     /// One CGI request: what the binary does whenever a web server starts it as a CGI
     /// script. There is no `cgi` subcommand: started as CGI, the process never reads its

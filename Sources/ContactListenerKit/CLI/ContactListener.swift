@@ -1,3 +1,4 @@
+import ListenerSupport
 import ArgumentParser
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import ListenerSupport
 import Logging
 import Synchronization
 #if canImport(Glibc)

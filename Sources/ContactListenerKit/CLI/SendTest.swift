@@ -1,3 +1,4 @@
+import ListenerSupport
 import ArgumentParser
 import AsyncHTTPClient
 import NIOCore

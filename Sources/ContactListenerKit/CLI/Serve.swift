@@ -1,3 +1,4 @@
+import ListenerSupport
 import ArgumentParser
 import Logging
 #if canImport(Glibc)

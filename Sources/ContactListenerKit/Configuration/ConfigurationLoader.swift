@@ -1,3 +1,4 @@
+import ListenerSupport
 /// Finds and reads the configuration: `--config`, else `$CONTACT_LISTENER_CONFIG`,
 /// else `contact-listener.yaml` beside the executable, else the built-in defaults.
 public enum ConfigurationLoader {
@@ -15,7 +16,7 @@ public enum ConfigurationLoader {
     }
 
     /// Loads the effective configuration.
-    public static func load(
+    package static func load(
         explicit: String? = nil, environment: [String: String] = ProcessEnvironment.current
     ) throws(ConfigurationError) -> ListenerConfiguration {
         guard let path = locate(explicit: explicit, environment: environment) else {

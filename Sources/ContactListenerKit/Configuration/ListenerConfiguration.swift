@@ -1,3 +1,4 @@
+import ListenerSupport
 import Logging
 @preconcurrency import Yams
 
@@ -44,7 +45,7 @@ public struct ListenerConfiguration: Sendable {
 
     /// The built-in defaults: the embedded SQLite database `./data/contacts.db`, behind the
     /// durable spool `./data/spool.db`.
-    public static func defaults(environment: [String: String] = ProcessEnvironment.current) -> ListenerConfiguration {
+    package static func defaults(environment: [String: String] = ProcessEnvironment.current) -> ListenerConfiguration {
         let node = ConfigNode.built(
             ["type": "sqlite", "path": "data/contacts.db"], path: "handlers[0]", file: "built-in defaults", environment: environment)
         var configuration = ListenerConfiguration(
@@ -55,7 +56,7 @@ public struct ListenerConfiguration: Sendable {
     }
 
     /// Parses YAML (or JSON) `text` read from `file`; relative paths resolve against `baseDirectory`.
-    public static func parse(
+    package static func parse(
         _ text: String, file: String, baseDirectory: String,
         environment: [String: String] = ProcessEnvironment.current
     ) throws(ConfigurationError) -> ListenerConfiguration {

@@ -1,3 +1,4 @@
+import ListenerSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

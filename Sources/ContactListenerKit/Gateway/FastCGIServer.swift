@@ -1,5 +1,6 @@
 // The FastCGI side of the listener (the "child" in FastCGI terms): worker threads in
 // libfcgi's FCGX_Accept_r. This is the only file that calls libfcgi.
+import ListenerSupport
 import CFastCGI
 import Logging
 #if canImport(Glibc)
@@ -32,7 +33,7 @@ public final class FastCGIServer: @unchecked Sendable {
     }
 
     /// Runs the workers until `stop()` and returns when the last request in flight is answered.
-    public func run() throws(SystemError) {
+    package func run() throws(SystemError) {
         guard FCGX_Init() == 0 else { throw SystemError("FCGX_Init", "libfcgi", code: EIO) }
         var workers: [WorkerThread] = []
         for id in 0..<threadCount {

@@ -1,3 +1,4 @@
+import ListenerSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -21,7 +22,7 @@ public final class JSONLinesHandler: ContactHandler {
     private let groupCommit: GroupCommit<[UInt8], Void>?
 
     /// Opens (creating if needed, with its directories) `path` for appending.
-    public init(name: String, path: String, fsync: Bool) throws(SystemError) {
+    package init(name: String, path: String, fsync: Bool) throws(SystemError) {
         self.name = name
         self.path = path
         try FileSystem.createDirectories(FileSystem.directory(of: path))

@@ -1,3 +1,4 @@
+import ListenerSupport
 import Logging
 
 /// Everything one running listener owns: the pipeline, the handlers and, when configured,

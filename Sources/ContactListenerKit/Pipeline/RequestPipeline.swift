@@ -1,3 +1,4 @@
+import ListenerSupport
 import Logging
 
 /// The one path from a request to an answer: check the method, decode the parameters

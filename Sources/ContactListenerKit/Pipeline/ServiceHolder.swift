@@ -1,3 +1,4 @@
+import ListenerSupport
 /// The listener service in force, swappable while requests are in flight: SIGHUP builds a
 /// new service from the re-read configuration, new requests take it at once, and the old
 /// one is shut down only after its last request is answered (graceful reload).

@@ -1,3 +1,4 @@
+import ListenerSupport
 /// The lease on one claimed batch of deliveries, from its claim until its outcomes are
 /// recorded.
 ///

@@ -1,3 +1,4 @@
+import ListenerSupport
 /// Group commit for the spool: requests arriving together are stored in one transaction,
 /// so concurrent requests share one fsync instead of paying one each.
 ///

@@ -1,3 +1,4 @@
+import ListenerSupport
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -31,7 +32,7 @@ public struct LineLogHandler: LogHandler {
 
     /// Sends stderr (and so every log line) to `path`, appending; called at start and on
     /// SIGUSR1, so that log rotation can move the old file away first.
-    public static func redirectStandardError(to path: String) throws(SystemError) {
+    package static func redirectStandardError(to path: String) throws(SystemError) {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw SystemError("open", path) }
         defer { close(fd) }

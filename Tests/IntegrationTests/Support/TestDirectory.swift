@@ -1,4 +1,4 @@
-import ContactListenerKit
+import ListenerSupport
 import Foundation
 import Synchronization
 #if canImport(Glibc)

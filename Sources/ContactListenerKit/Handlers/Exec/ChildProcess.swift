@@ -1,3 +1,4 @@
+import ListenerSupport
 import CSpawn
 #if canImport(Glibc)
 import Glibc
@@ -23,7 +24,7 @@ public enum ChildProcess {
     }
 
     /// Runs `arguments[0]` (looked up in `PATH` when it has no `/`) with `environment`.
-    public static func run(
+    package static func run(
         _ arguments: [String], environment: [String: String], input: [UInt8], timeoutMilliseconds: Int64,
         stderrLimit: Int = 64 * 1024
     ) throws(SystemError) -> Outcome {

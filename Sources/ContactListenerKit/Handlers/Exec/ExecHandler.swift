@@ -1,3 +1,4 @@
+import ListenerSupport
 /// `type: exec`: runs a program for each event, without a shell. The event's JSON arrives
 /// on stdin (any size), the main values in the environment; exit code 0 means stored.
 ///

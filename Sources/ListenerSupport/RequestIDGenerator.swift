@@ -2,12 +2,12 @@ import Synchronization
 
 /// Request ids that are unique across processes and cheap: a random per-process prefix
 /// plus a counter (CGI mode runs one process per request, FastCGI many requests per process).
-public final class RequestIDGenerator: Sendable {
+package final class RequestIDGenerator: Sendable {
     private let prefix: String
     private let counter = Atomic<UInt64>(0)
 
     /// A generator with a fresh random prefix.
-    public init() {
+    package init() {
         var generator = SystemRandomNumberGenerator()
         let random = generator.next() as UInt64
         let text = String(random & 0xFFFF_FFFF_FFFF, radix: 16)
@@ -15,7 +15,7 @@ public final class RequestIDGenerator: Sendable {
     }
 
     /// The next id: `<12 hex>-<counter>`.
-    public func next() -> String {
+    package func next() -> String {
         let value = counter.add(1, ordering: .relaxed).newValue
         return "\(prefix)-\(value)"
     }

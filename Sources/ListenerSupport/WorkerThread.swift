@@ -6,7 +6,7 @@ import Darwin
 
 /// A joinable POSIX thread running a closure (the FastCGI loop blocks in C calls, so it
 /// uses plain threads rather than Swift concurrency's cooperative pool).
-public final class WorkerThread: @unchecked Sendable {
+package final class WorkerThread: @unchecked Sendable {
     private var thread: pthread_t?
 
     private final class Box {
@@ -15,7 +15,7 @@ public final class WorkerThread: @unchecked Sendable {
     }
 
     /// Starts `body` on a new thread with a `stackBytes` stack.
-    public init(stackBytes: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) throws(SystemError) {
+    package init(stackBytes: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) throws(SystemError) {
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         defer { pthread_attr_destroy(&attributes) }
@@ -36,7 +36,7 @@ public final class WorkerThread: @unchecked Sendable {
     }
 
     /// Waits for the thread to finish.
-    public func join() {
+    package func join() {
         guard let thread else { return }
         pthread_join(thread, nil)
         self.thread = nil
@@ -45,14 +45,14 @@ public final class WorkerThread: @unchecked Sendable {
 
 /// Waits for termination signals on a dedicated thread, so that no signal handler runs
 /// inside libfcgi's calls (its own handlers only set a flag; docs/libfcgi.md).
-public enum SignalWaiter {
+package enum SignalWaiter {
     /// The signals the listener handles: stop on TERM/INT; HUP and USR1 are reserved for
     /// reload and log reopening.
-    public static let handled: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
+    package static let handled: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
 
     /// Blocks the handled signals in the calling thread and every thread it starts later;
     /// call first thing, before any thread exists.
-    public static func blockHandledSignals() {
+    package static func blockHandledSignals() {
         ignoreWriteFailureSignals()
         var set = sigset_t()
         sigemptyset(&set)
@@ -62,13 +62,13 @@ public enum SignalWaiter {
 
     /// SIGPIPE (a client went away) and SIGXFSZ (a file-size limit reached) must cost an
     /// error return from `write`, answered with 503, not the process.
-    public static func ignoreWriteFailureSignals() {
+    package static func ignoreWriteFailureSignals() {
         signal(SIGPIPE, SIG_IGN)
         signal(SIGXFSZ, SIG_IGN)
     }
 
     /// Waits for the next handled signal and returns it.
-    public static func next() -> Int32 {
+    package static func next() -> Int32 {
         var set = sigset_t()
         sigemptyset(&set)
         for signal in handled { sigaddset(&set, signal) }

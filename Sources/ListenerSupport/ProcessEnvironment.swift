@@ -6,10 +6,10 @@ import Darwin
 
 /// The process environment and the executable's location, read without Foundation
 /// (CGI mode starts per request, so start-up work must stay small).
-public enum ProcessEnvironment {
+package enum ProcessEnvironment {
     /// The environment as a dictionary (an entry without `=` is skipped; the first `=`
     /// ends the name, as getenv(3) reads it).
-    public static var current: [String: String] {
+    package static var current: [String: String] {
         var count = 0
         while environ[count] != nil { count += 1 }
         var result: [String: String] = [:]
@@ -18,21 +18,23 @@ public enum ProcessEnvironment {
             guard let entry = environ[index] else { continue }
             // Split on the byte, not a Character: String.firstIndex(of:) runs grapheme
             // breaking over every variable of a CGI request's environment.
-            let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self), count: strlen(entry))
-            guard let equals = ByteSearch.firstIndex(of: UInt8(ascii: "="), in: bytes) else { continue }
+            let length = strlen(entry)
+            let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self), count: length)
+            guard let found = memchr(entry, Int32(UInt8(ascii: "=")), length) else { continue }
+            let equals = UnsafeRawPointer(entry).distance(to: UnsafeRawPointer(found))
             result[String(decoding: bytes[..<equals], as: UTF8.self)] = String(decoding: bytes[(equals + 1)...], as: UTF8.self)
         }
         return result
     }
 
     /// True when the binary was linked with `-static-executable` (it has no dynamic loader).
-    public static var isStaticExecutable: Bool {
+    package static var isStaticExecutable: Bool {
         guard let maps = try? FileSystem.readText("/proc/self/maps") else { return false }
         return !maps.contains("/ld-linux")
     }
 
     /// The absolute path of the running executable (`/proc/self/exe`), if it can be read.
-    public static var executablePath: String? {
+    package static var executablePath: String? {
         var buffer = [CChar](repeating: 0, count: 4096)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard length > 0 else { return nil }

@@ -5,31 +5,31 @@ import Darwin
 #endif
 
 /// A failed system call, naming the call, the path and the reason.
-public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+package struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The operation (`open`, `write`, `fsync`, …).
-    public var operation: String
+    package var operation: String
     /// The file or address involved.
-    public var target: String
+    package var target: String
     /// `errno`.
-    public var code: Int32
+    package var code: Int32
 
     /// Captures `errno` for `operation` on `target`.
-    public init(_ operation: String, _ target: String, code: Int32 = errno) {
+    package init(_ operation: String, _ target: String, code: Int32 = errno) {
         self.operation = operation
         self.target = target
         self.code = code
     }
 
     /// `open /path: Permission denied`.
-    public var description: String {
+    package var description: String {
         "\(operation) \(target): \(String(cString: strerror(code)))"
     }
 }
 
 /// Small file-system helpers over POSIX calls.
-public enum FileSystem {
+package enum FileSystem {
     /// Reads a whole file as UTF-8.
-    public static func readText(_ path: String) throws(SystemError) -> String {
+    package static func readText(_ path: String) throws(SystemError) -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open", path) }
         defer { close(fd) }
@@ -48,35 +48,35 @@ public enum FileSystem {
     }
 
     /// True when `path` exists.
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }
 
     /// True when `path` is a folder.
-    public static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var status = stat()
         return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// True when this process may write to `path`.
-    public static func isWritable(_ path: String) -> Bool {
+    package static func isWritable(_ path: String) -> Bool {
         access(path, W_OK) == 0
     }
 
     /// True when `path` is a file this process may execute.
-    public static func isExecutable(_ path: String) -> Bool {
+    package static func isExecutable(_ path: String) -> Bool {
         access(path, X_OK) == 0
     }
 
     /// The directory part of `path` (`"."` when there is none).
-    public static func directory(of path: String) -> String {
+    package static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// Creates `path` and its missing parents (like `mkdir -p`); each folder it creates is
     /// made durable in its parent (see `syncDirectory`).
-    public static func createDirectories(_ path: String, mode: mode_t = 0o750) throws(SystemError) {
+    package static func createDirectories(_ path: String, mode: mode_t = 0o750) throws(SystemError) {
         if path.isEmpty || path == "." || path == "/" || exists(path) { return }
         let parent = directory(of: path)
         try createDirectories(parent, mode: mode)
@@ -98,13 +98,13 @@ public enum FileSystem {
     /// `dataFileMode` and syncs its folder. For files another library opens by name
     /// (SQLite, which would create them 0644 and give its -wal and -shm files the mode of
     /// the database file). One `open` when the file exists.
-    static func createDataFile(_ path: String) throws(SystemError) {
+    package static func createDataFile(_ path: String) throws(SystemError) {
         if let fd = try createExclusively(path, flags: O_WRONLY) { close(fd) }
     }
 
     /// Opens the data file `path` with `flags` (`O_CLOEXEC` added), creating it first as
     /// `createDataFile` does when it doesn't exist.
-    static func openDataFile(_ path: String, flags: Int32) throws(SystemError) -> Int32 {
+    package static func openDataFile(_ path: String, flags: Int32) throws(SystemError) -> Int32 {
         while true {
             if let fd = try createExclusively(path, flags: flags) { return fd }
             let fd = open(path, flags | O_CLOEXEC)
@@ -144,7 +144,7 @@ public enum FileSystem {
     }
 
     /// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
-    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, target: String) throws(SystemError) {
+    package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, target: String) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
             let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)

@@ -8,7 +8,7 @@
 /// and one thread to lead the next. With one condition, every finished batch woke all
 /// waiting workers and most went straight back to sleep: a context switch each, which with
 /// 16 workers costs more CPU than the requests themselves (BENCHMARKS.md).
-public final class GroupCommit<Item, Outcome>: @unchecked Sendable {
+package final class GroupCommit<Item, Outcome>: @unchecked Sendable {
     private let lock = ConditionLock(conditions: 2)
     private var queue: [Item] = []
     /// Tickets handed out: ticket n belongs to the n-th item submitted.
@@ -22,12 +22,12 @@ public final class GroupCommit<Item, Outcome>: @unchecked Sendable {
     private let commit: ([Item]) -> [Result<Outcome, any Error>]
 
     /// Commits batches with `commit`, which returns one outcome per item, in order.
-    public init(commit: @escaping ([Item]) -> [Result<Outcome, any Error>]) {
+    package init(commit: @escaping ([Item]) -> [Result<Outcome, any Error>]) {
         self.commit = commit
     }
 
     /// Submits `item` and returns its outcome once the batch holding it is committed.
-    public func submit(_ item: Item) -> Result<Outcome, any Error> {
+    package func submit(_ item: Item) -> Result<Outcome, any Error> {
         lock.withLock {
             submitted += 1
             let ticket = submitted
@@ -61,10 +61,10 @@ public final class GroupCommit<Item, Outcome>: @unchecked Sendable {
 }
 
 /// A commit function returned fewer outcomes than items (a bug; the items are not stored).
-public enum GroupCommitError: Error, CustomStringConvertible {
+package enum GroupCommitError: Error, CustomStringConvertible {
     /// No outcome for an item.
     case missingOutcome
 
     /// What went wrong.
-    public var description: String { "group commit: no outcome for an item" }
+    package var description: String { "group commit: no outcome for an item" }
 }

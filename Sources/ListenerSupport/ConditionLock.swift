@@ -6,13 +6,13 @@ import Darwin
 
 /// A mutex with condition variables, for the few places threads must wait for each other
 /// (group commit, shutdown). `Synchronization.Mutex` has no condition variable.
-public final class ConditionLock: @unchecked Sendable {
+package final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let conditions: UnsafeMutablePointer<pthread_cond_t>
     private let conditionCount: Int
 
     /// A new, unlocked lock with `conditions` condition variables (numbered from 0).
-    public init(conditions: Int = 1) {
+    package init(conditions: Int = 1) {
         conditionCount = max(1, conditions)
         self.conditions = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: conditionCount)
         pthread_mutex_init(mutex, nil)
@@ -35,27 +35,27 @@ public final class ConditionLock: @unchecked Sendable {
     }
 
     /// Takes the lock (pair with `unlock`; prefer `withLock`).
-    public func lock() { pthread_mutex_lock(mutex) }
+    package func lock() { pthread_mutex_lock(mutex) }
 
     /// Releases the lock taken by `lock`.
-    public func unlock() { pthread_mutex_unlock(mutex) }
+    package func unlock() { pthread_mutex_unlock(mutex) }
 
     /// Runs `body` holding the lock.
-    public func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Releases the lock while `body` runs; call only inside `withLock`.
-    public func unlockForBody(_ body: () -> Void) {
+    package func unlockForBody(_ body: () -> Void) {
         pthread_mutex_unlock(mutex)
         body()
         pthread_mutex_lock(mutex)
     }
 
     /// Waits for a `broadcast` or `signal` of condition `index`; call only inside `withLock`.
-    public func wait(_ index: Int = 0) {
+    package func wait(_ index: Int = 0) {
         pthread_cond_wait(conditions + index % conditionCount, mutex)
     }
 
@@ -66,7 +66,7 @@ public final class ConditionLock: @unchecked Sendable {
     #endif
 
     /// Waits for a `broadcast` or until `milliseconds` pass; call only inside `withLock`.
-    public func wait(milliseconds: Int64) {
+    package func wait(milliseconds: Int64) {
         var deadline = timespec()
         clock_gettime(Self.waitClock, &deadline)
         let nanoseconds = Int(deadline.tv_nsec) + Int(milliseconds % 1_000) * 1_000_000
@@ -76,12 +76,12 @@ public final class ConditionLock: @unchecked Sendable {
     }
 
     /// Wakes every waiter of condition `index`; call inside `withLock`.
-    public func broadcast(_ index: Int = 0) {
+    package func broadcast(_ index: Int = 0) {
         pthread_cond_broadcast(conditions + index % conditionCount)
     }
 
     /// Wakes one waiter of condition `index`; call inside `withLock`.
-    public func signal(_ index: Int) {
+    package func signal(_ index: Int) {
         pthread_cond_signal(conditions + index % conditionCount)
     }
 }
