@@ -8,8 +8,10 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "contact-listener", targets: ["contact-listener"]),
-        // The plugin API: build your own binary with extra handlers (Examples/CustomHandler).
+        // The plugin API, and the entry point of a binary with handlers of its own
+        // (Examples/CustomHandler).
         .library(name: "ContactListenerKit", targets: ["ContactListenerKit"]),
+        .library(name: "ContactListenerCLI", targets: ["ContactListenerCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,28 +46,70 @@ let package = Package(
         // glibc's posix_spawn_file_actions_addclosefrom_np, which needs _GNU_SOURCE;
         // only Handlers/Exec/ChildProcess.swift uses it.
         .target(name: "CSpawn"),
+        // The plugin API: the handler protocol, the delivery, the configuration a handler
+        // reads. What a plugin author imports (it re-exports ContactCore's event model).
         .target(
             name: "ContactListenerKit",
             dependencies: [
                 "ContactCore",
                 "ListenerSupport",
-                "CFastCGI",
-                "CMariaDB",
-                "CSpawn",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The SQL handlers: SQLite (GRDB), PostgreSQL (postgres-nio), MySQL/MariaDB
+        // (Debian's libmariadb), and the SQLite file opener the spool shares.
+        .target(
+            name: "ContactListenerSQL",
+            dependencies: [
+                "ContactListenerKit",
+                "ListenerSupport",
+                "CMariaDB",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The HTTP forward handler (a CRM's API), over AsyncHTTPClient.
+        .target(
+            name: "ContactListenerHTTP",
+            dependencies: [
+                "ContactListenerKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        // The listener: FastCGI and CGI gateways, verification, the request pipeline, the
+        // spool and its dispatcher, the built-in file and command handlers, the status page.
+        .target(
+            name: "ContactListenerRuntime",
+            dependencies: [
+                "ContactListenerKit",
+                "ContactListenerSQL",
+                "ContactListenerHTTP",
+                "ListenerSupport",
+                "CFastCGI",
+                "CSpawn",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The command line: `ContactListener.main(handlers:)` and its subcommands, for the
+        // stock binary and for custom builds with handlers of their own.
+        .target(
+            name: "ContactListenerCLI",
+            dependencies: [
+                "ContactListenerRuntime",
+                "ListenerSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .executableTarget(
             name: "contact-listener",
-            dependencies: ["ContactListenerKit"]
+            dependencies: ["ContactListenerCLI"]
         ),
         .testTarget(
             name: "ContactCoreTests",
@@ -73,12 +117,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ContactListenerKitTests",
-            dependencies: ["ContactListenerKit", "ListenerSupport"]
+            dependencies: ["ContactListenerKit", "ContactListenerSQL", "ContactListenerHTTP", "ContactListenerRuntime", "ContactListenerCLI", "ListenerSupport"]
         ),
         .testTarget(
             name: "IntegrationTests",
-            // The executable is what the tests run; ListenerSupport lends its file reader.
-            dependencies: ["contact-listener", "ListenerSupport"],
+            // The executable is what the tests run; the SQL tests also drive the handlers in
+            // process, and ListenerSupport lends its file reader.
+            dependencies: ["contact-listener", "ContactListenerKit", "ContactListenerSQL", "ContactListenerRuntime", "ListenerSupport"],
             // Scripts the tests run (a recording HTTP server, …), found through #filePath.
             exclude: ["Fixtures"]
         ),

@@ -12,7 +12,12 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "my-contact-listener",
-            dependencies: [.product(name: "ContactListenerKit", package: "contact-listener")]
+            dependencies: [
+                // The handler protocol and the event.
+                .product(name: "ContactListenerKit", package: "contact-listener"),
+                // `ContactListener.main(handlers:)`: the whole command line, with your types added.
+                .product(name: "ContactListenerCLI", package: "contact-listener"),
+            ]
         ),
     ]
 )

@@ -3,6 +3,9 @@ import Logging
 import Synchronization
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 @testable import ListenerSupport
 
 /// A batch's lease as the dispatcher and the handlers see it: checked before each delivery

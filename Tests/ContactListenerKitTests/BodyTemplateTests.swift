@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 
 /// `BodyTemplate`: every placeholder is encoded for the body's content type, so a hostile
 /// value stays data (the parsed body holds it exactly) and never becomes structure; YAML

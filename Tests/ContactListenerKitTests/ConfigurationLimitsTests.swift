@@ -1,5 +1,8 @@
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 
 /// The limits as the configuration sets them and the pipeline answers them.
 @Suite("Limits: configuration and answers")

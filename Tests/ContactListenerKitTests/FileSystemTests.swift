@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 @testable import ListenerSupport
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,8 @@
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 @testable import ListenerSupport
 
 /// `GroupCommit` hands each submitter the outcome of its own item, commits every item once,

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 
 /// What `JSONLinesHandler` does with the file it finds: its first write checks the byte just
 /// before it, and when an earlier writer left the file mid-line, writes its line again on a

@@ -1,5 +1,8 @@
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 @testable import ListenerSupport
 #if canImport(Glibc)
 import Glibc

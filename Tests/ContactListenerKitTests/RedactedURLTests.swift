@@ -1,5 +1,8 @@
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 
 /// `RedactedURL`: what an error may show of a URL, and what it hides.
 @Suite("Redacted URLs")

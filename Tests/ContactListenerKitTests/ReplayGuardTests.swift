@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 
 /// The replay guard's states, driven with explicit times: what a second request with the
 /// same key is told while the first runs, after it stored, after it failed, and once the

@@ -2,6 +2,9 @@ import Foundation
 @preconcurrency import GRDB
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 
 /// The SQLite files the listener keeps run with the durability they promise (a `200` means
 /// the spool's commit was synced), and opening one changes nothing in it.

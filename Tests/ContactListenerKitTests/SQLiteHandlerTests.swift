@@ -3,6 +3,9 @@ import Foundation
 import Synchronization
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 
 /// The `sqlite` handler on real database files: what lands in which table, idempotent
 /// redelivery, newest-wins contact merging, email keys and long values.

@@ -4,6 +4,9 @@ import Logging
 import Synchronization
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 @testable import ListenerSupport
 
 /// The spool's claims between two owners (two processes, or two claims of one process), on

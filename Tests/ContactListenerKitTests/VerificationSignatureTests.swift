@@ -1,5 +1,8 @@
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 
 // Signature rules against vectors computed independently of the code under test, with
 // python3's hmac, hashlib and base64 modules, and pasted here as literals:

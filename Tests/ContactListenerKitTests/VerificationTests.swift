@@ -1,6 +1,9 @@
 import Testing
 @preconcurrency import Yams
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
+@testable import ContactListenerHTTP
 
 // Tests of the `verify:` rules: token, the rule order, config parsing, and the promise that
 // no failure message carries a credential. Signatures and addresses have their own files

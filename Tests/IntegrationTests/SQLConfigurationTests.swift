@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
 
 /// The `postgres` and `mysql` handlers' configuration: URLs, typed errors naming the key
 /// (never the password), and a server that is down at start.

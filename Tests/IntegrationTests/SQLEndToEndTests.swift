@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
 
 /// The real binary in CGI mode, with a spool and the SQL handlers, against private
 /// PostgreSQL and MariaDB servers: restarts lose nothing, and two listeners sharing one

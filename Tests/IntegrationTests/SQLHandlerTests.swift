@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
 
 /// The `sqlite`, `postgres` and `mysql` handler objects against real servers (private
 /// instances on loopback): the same events give the same rows in all three databases,

@@ -35,7 +35,7 @@ public struct ConfigNode: @unchecked Sendable {
 
     /// A Yams constructor without tag handlers: a `Node` tree needs none, and
     /// `Constructor.default` builds three tables of them on every use.
-    static func treeConstructor() -> Constructor { Constructor([:], [:], [:]) }
+    package static func treeConstructor() -> Constructor { Constructor([:], [:], [:]) }
 
     /// An error about this node.
     public func error(_ reason: String) -> ConfigurationError {

@@ -8,7 +8,7 @@ public struct Delivery: Sendable {
     /// an idempotent handler checks before storing it again.
     public var inDoubt = false
     /// The spool's lease on this delivery (nil outside the spool), for `checkLease`.
-    var lease: BatchLease.Ticket?
+    package var lease: (any DeliveryLease)?
 
     /// Wraps `event`, rendering its JSON once for every handler.
     public init(event: ContactEvent) {

@@ -1,24 +1,24 @@
 /// Applies a handler's `map:` to every event before the handler takes it.
-final class MappedHandler: ContactHandler {
+package final class MappedHandler: ContactHandler {
     let inner: any ContactHandler
     let mapping: FieldMapping
 
-    init(_ inner: any ContactHandler, mapping: FieldMapping) {
+    package init(_ inner: any ContactHandler, mapping: FieldMapping) {
         self.inner = inner
         self.mapping = mapping
     }
 
-    var name: String { inner.name }
+    package var name: String { inner.name }
 
-    func handle(_ delivery: Delivery) throws {
+    package func handle(_ delivery: Delivery) throws {
         try inner.handle(mapped(delivery))
     }
 
-    func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
+    package func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
         inner.handle(batch: batch.map(mapped))
     }
 
-    func close() {
+    package func close() {
         inner.close()
     }
 

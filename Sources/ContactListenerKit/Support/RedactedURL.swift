@@ -3,17 +3,17 @@
 ///
 /// Reads any text without failing, a relative reference (a redirect's `Location: /x?y`) too,
 /// so an error can name a URL that was never valid without leaking it.
-struct RedactedURL: Sendable, Equatable, CustomStringConvertible {
+package struct RedactedURL: Sendable, Equatable, CustomStringConvertible {
     /// `scheme://host[:port]/path`, or the path alone for a relative reference.
-    let description: String
+    package let description: String
     /// What the description leaves out, each as written: the user name and password, and
     /// each query and fragment parameter's value (for scrubbing text that may echo them).
-    let hidden: [String]
+    package let hidden: [String]
 
     /// Splits `text` as RFC 3986 §3 does: the authority follows `//` and ends at the first
     /// `/`, `?` or `#`; within it the userinfo ends at the last `@` (an unencoded `@` in a
     /// password stays hidden); the path ends at `?` or `#`.
-    init(_ text: String) {
+    package init(_ text: String) {
         var rest = Substring(text)
         var shown = ""
         var hidden: [Substring] = []

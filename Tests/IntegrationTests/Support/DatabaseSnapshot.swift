@@ -1,6 +1,8 @@
 import Foundation
 @preconcurrency import GRDB
 @testable import ContactListenerKit
+@testable import ContactListenerRuntime
+@testable import ContactListenerSQL
 
 /// What the SQL handlers stored, read with one normalizing query per table: explicit
 /// columns, every value as text, rows sorted. The same events must give equal snapshots in

@@ -1,4 +1,5 @@
 import ContactListenerKit
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,7 @@ final class CSVHandler: ContactHandler {
     let name: String
     private let path: String
     private let columns: [String]
-    private let lock = ConditionLock()
+    private let lock = Mutex(())
 
     init(name: String, path: String, columns: [String]) {
         self.name = name
@@ -25,7 +26,7 @@ final class CSVHandler: ContactHandler {
         let fields = columns.map { column in event.fields.last { $0.name == column || $0.id == column }?.value ?? "" }
         let cells = [event.transactionID ?? "", event.contact.email ?? "", event.contact.phone ?? ""] + fields
         let row = cells.map(Self.quote).joined(separator: ",") + "\n"
-        try lock.withLock {
+        try lock.withLock { _ in
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
             guard fd >= 0 else { throw HandlerError(handler: name, reason: "can't open \(path)") }
             defer { Glibc.close(fd) }

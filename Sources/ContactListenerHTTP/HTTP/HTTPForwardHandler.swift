@@ -1,0 +1,210 @@
+import ContactListenerKit
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+
+/// `type: http`: forwards each event to a CRM's API (or any URL), as the event's JSON or
+/// through a body template. Every 2xx is success; 429 and 5xx are retried (honouring
+/// `Retry-After`); another 4xx is a permanent failure, logged with the start of the answer.
+/// A redirect is never followed (see `redirectFailure`). Errors name the URL redacted
+/// (`RedactedURL`), and the answer is read only up to `answerLimit` bytes.
+/// Every attempt for one event carries the same `Idempotency-Key` (the event's request id),
+/// so an API that honours the header stores a retried event once even when an attempt timed
+/// out after the API had stored it (draft-ietf-httpapi-idempotency-key-header).
+public final class HTTPForwardHandler: ContactHandler {
+    /// The handler's configured name.
+    public let name: String
+    private let url: String
+    private let shownURL: RedactedURL
+    private let method: HTTPMethod
+    private let headers: [(String, String)]
+    private let body: BodyTemplate
+    private let contentType: String
+    private let idempotencyHeader: String?
+    private let timeout: Int64
+    private let client: HTTPClient
+    /// The URL's hidden parts and the header values, scrubbed from an answer quoted in an
+    /// error: an API that echoes the request must not put our key into the log.
+    private let secrets: [String]
+
+    /// How much of an answer's body is read: enough for an error message, and a bound on
+    /// what a misbehaving CRM can make us hold.
+    static let answerLimit = 2048
+
+    /// Creates a handler; `timeout` is in milliseconds; `idempotencyHeader` (nil: none)
+    /// carries the event's request id.
+    public init(
+        name: String, url: String, method: HTTPMethod, headers: [(String, String)], body: BodyTemplate, contentType: String,
+        idempotencyHeader: String? = "Idempotency-Key", timeout: Int64
+    ) {
+        self.name = name
+        self.url = url
+        shownURL = RedactedURL(url)
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.contentType = contentType
+        self.idempotencyHeader = idempotencyHeader
+        self.timeout = timeout
+        // A header value whole and its last word (the token after `Bearer`); each hidden URL
+        // part as written and percent-decoded. Short ones would scrub ordinary words.
+        let fromHeaders = headers.flatMap { [$0.1, String($0.1.split(separator: " ").last ?? "")] }
+        let fromURL = shownURL.hidden.flatMap { part in
+            [part, Array(part.utf8).withUnsafeBufferPointer { URLEncodedFormDecoder.percentDecodedString($0) }]
+        }
+        // Longest first, so a secret containing a shorter one is scrubbed whole.
+        secrets = Set((fromHeaders + fromURL).filter { $0.count >= 6 }).sorted { $0.count > $1.count }
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .milliseconds(min(timeout, 10_000)), read: .milliseconds(timeout))
+        // RFC 9110 §15.4: following a 301/302/303 turns the POST into a GET (the event is
+        // lost while the GET's 200 reads as delivered), and following any redirect may carry
+        // the configured credentials to another origin or down from https to http.
+        configuration.redirectConfiguration = .disallow
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Sends one request and waits for the answer (on a dispatcher thread, never an event loop).
+    public func handle(_ delivery: Delivery) throws {
+        var request: HTTPClient.Request
+        do {
+            request = try HTTPClient.Request(url: url, method: method)
+        } catch {
+            throw HandlerError(handler: name, reason: "bad url \(shownURL): \(error)", permanent: true)
+        }
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.headers.add(name: "User-Agent", value: "contact-listener/\(ListenerVersion.number)")
+        if let idempotencyHeader { request.headers.add(name: idempotencyHeader, value: delivery.event.metadata.requestID) }
+        for (header, value) in headers { request.headers.replaceOrAdd(name: header, value: value) }
+        request.body = .bytes(body.render(delivery))
+        let reader = BoundedResponseReader(limit: Self.answerLimit)
+        let answer: BoundedResponseReader.Answer
+        do {
+            answer = try client.execute(request: request, delegate: reader, deadline: .now() + .milliseconds(timeout)).wait()
+        } catch {
+            // The reader ends a long answer by failing the request; what it read is the answer.
+            guard error is BoundedResponseReader.LimitReached, let read = reader.answer else {
+                throw HandlerError(handler: name, reason: "\(method) \(shownURL): \(error)")
+            }
+            answer = read
+        }
+        let status = Int(answer.head.status.code)
+        if (200..<300).contains(status) { return }
+        if (300..<400).contains(status) { throw redirectFailure(status: status, location: answer.head.headers.first(name: "Location")) }
+        let reason = "\(method) \(shownURL) answered \(status): \(excerpt(answer.body))"
+        if status == 429 || status >= 500 {
+            throw HandlerError(handler: name, reason: reason, retryAfter: Self.retryAfter(answer.head.headers.first(name: "Retry-After")))
+        }
+        throw HandlerError(handler: name, reason: reason, permanent: true)
+    }
+
+    /// The failure for a 3xx answer, naming where it pointed (redacted) so the operator can
+    /// fix `url:`. Never followed: following would have to keep the method (RFC 9110 §15.4)
+    /// and keep the credentials on their origin, and a wrong `url:` is better fixed than
+    /// chased on every event.
+    ///
+    /// 301 and 308 say the URL is wrong for good (RFC 9110 §15.4.2, §15.4.9): a dead letter
+    /// at once, which `spool retry` resends once the URL is fixed. 303 (§15.4.4) points at a
+    /// result to fetch, so the CRM may or may not have acted on the request: a dead letter
+    /// for the operator to judge rather than blind resends. 302 and 307 say the resource is
+    /// elsewhere for now and that clients keep using the URL (§15.4.3, §15.4.8): retried on
+    /// the schedule, like a 503. Other 3xx mean nothing for a POST: dead letters.
+    private func redirectFailure(status: Int, location: String?) -> HandlerError {
+        let target = location.map { "Location \(RedactedURL($0))" } ?? "no Location"
+        return HandlerError(
+            handler: name,
+            reason: "\(method) \(shownURL) answered \(status) with \(target); redirects are not followed (one may change "
+                + "the method or carry the credentials elsewhere): if the CRM moved, set url: to its new address",
+            permanent: status != 302 && status != 307)
+    }
+
+    /// The start of an answer's body as text, the handler's secrets replaced by `[hidden]`.
+    private func excerpt(_ body: [UInt8]) -> String {
+        var text = String(decoding: body, as: UTF8.self)
+        for secret in secrets where text.contains(secret) {
+            text = text.replacing(secret, with: "[hidden]")
+        }
+        return text
+    }
+
+    /// Shuts the client down.
+    public func close() {
+        try? client.syncShutdown()
+    }
+
+    /// `Retry-After` in seconds, as milliseconds (an HTTP date falls back to the schedule).
+    static func retryAfter(_ value: String?) -> Int64? {
+        guard let value, let seconds = Int64(value.trimmingCharacters(in: " ")), seconds >= 0 else { return nil }
+        return seconds * 1_000
+    }
+
+    /// `type: http`.
+    public enum Factory: ContactHandlerFactory {
+        public static let type = "http"
+        public static let summary = "send each event to a CRM's API or any URL (JSON, or a template)"
+        public static let options: [(name: String, help: String)] = [
+            ("url", "where to send (required); ${ENV} works, e.g. https://api.example.com/contacts?key=${CRM_KEY}"),
+            ("method", "POST (default), PUT or PATCH"),
+            ("headers", "a mapping of header names to values, e.g. Authorization: \"Bearer ${CRM_TOKEN}\""),
+            ("body", "omit to send the event's JSON; a mapping is a JSON template with {{contact.email}}, {{field:First Name}}, …; a string is a text template, values encoded for content_type"),
+            ("content_type", "default application/json"),
+            ("idempotency_header", "the header carrying the event's request id, the same on every retry (default Idempotency-Key; \"\" sends none)"),
+            ("timeout", "per attempt, e.g. 10s (default)"),
+        ]
+
+        public static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
+            try checkKeys(configuration)
+            let options = configuration.options
+            guard let urlNode = options["url"] else { throw options.error("an http handler needs 'url'") }
+            let url = try urlNode.string()
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw urlNode.error("expected an http:// or https:// URL, got '\(RedactedURL(url))'")
+            }
+            do {
+                _ = try HTTPClient.Request(url: url)
+            } catch {
+                throw urlNode.error("'\(RedactedURL(url))' is not a URL the client can send to (\(error)); percent-encode "
+                    + "reserved characters such as @ : / ? # in the user name and password")
+            }
+            let methodText = try options["method"]?.string().uppercased() ?? "POST"
+            guard ["POST", "PUT", "PATCH"].contains(methodText) else { throw options.error("method must be POST, PUT or PATCH") }
+            var headers: [(String, String)] = []
+            if let headerNode = options["headers"] {
+                try headerNode.requireMapping(allowed: headerNode.keys)
+                for key in headerNode.keys {
+                    try requireHeaderName(key, at: headerNode[key] ?? headerNode)
+                    headers.append((key, try headerNode[key]?.string() ?? ""))
+                }
+            }
+            let contentType = try options["content_type"]?.string() ?? "application/json"
+            var idempotencyHeader: String? = "Idempotency-Key"
+            if let node = options["idempotency_header"] {
+                let value = try node.string()
+                if !value.isEmpty { try requireHeaderName(value, at: node) }
+                idempotencyHeader = value.isEmpty ? nil : value
+            }
+            let timeout = try options["timeout"]?.duration(in: 1...3_600_000) ?? 10_000
+            let body = try BodyTemplate.compile(options["body"], contentType: contentType)
+            if body == .eventJSON, BodyEncoding(contentType: contentType) != .json, let node = options["content_type"] {
+                throw node.error("without body the event's JSON is sent, so content_type must be application/json (or …+json), "
+                    + "not '\(contentType)'; for a form body write a text template like \"email={{contact.email}}\"")
+            }
+            return HTTPForwardHandler(
+                name: configuration.name, url: url, method: HTTPMethod(rawValue: methodText), headers: headers,
+                body: body, contentType: contentType, idempotencyHeader: idempotencyHeader, timeout: timeout)
+        }
+
+        /// Throws at `node` unless `name` is a header name: RFC 9110 §5.6.2, a non-empty
+        /// `token` of `tchar`s (AsyncHTTPClient would refuse it on every attempt instead).
+        static func requireHeaderName(_ name: String, at node: ConfigNode) throws(ConfigurationError) {
+            let valid = !name.isEmpty && name.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"):
+                    return true
+                default:
+                    return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+                }
+            }
+            guard valid else { throw node.error("'\(name)' is not a header name (RFC 9110 allows letters, digits and !#$%&'*+-.^_`|~)") }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+/// A `{{…}}` lookup in an HTTP body template, resolved against an event.
+///
+/// `{{transactionid}}`, `{{contact.email}}` (`id`, `phone`, `profile_url`),
+/// `{{field:First Name}}` (a custom field by name or id), `{{meta.received_at}}`
+/// (`remote_addr`, `request_id`, `method`, `mode`), `{{lead_status.score}}` (`label`; the
+/// last one sent), `{{extra.NAME}}` (a top-level parameter outside the model), `{{event}}`
+/// (the whole event as JSON).
+import ContactListenerKit
+public enum Placeholder: Sendable, Equatable {
+    /// `{{transactionid}}`.
+    case transactionID
+    /// `{{contact.KEY}}`.
+    case contact(String)
+    /// `{{field:NAME_OR_ID}}`.
+    case field(String)
+    /// `{{meta.KEY}}`.
+    case meta(String)
+    /// `{{lead_status.KEY}}`.
+    case leadStatus(String)
+    /// `{{extra.NAME}}`.
+    case extra(String)
+    /// `{{event}}`: the event's JSON, inserted as JSON.
+    case event
+
+    /// Parses the text between `{{` and `}}`; nil explains nothing, the caller names the key.
+    public init?(_ text: String) {
+        let path = text.trimmingCharacters(in: " ")
+        if path == "transactionid" { self = .transactionID; return }
+        if path == "event" { self = .event; return }
+        if path.hasPrefix("field:") {
+            let name = String(path.dropFirst(6))
+            guard !name.isEmpty else { return nil }
+            self = .field(name)
+            return
+        }
+        let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return nil }
+        switch parts[0] {
+        case "contact" where Contact.names.contains(parts[1]): self = .contact(parts[1])
+        case "meta" where ["received_at", "remote_addr", "request_id", "method", "mode"].contains(parts[1]): self = .meta(parts[1])
+        case "lead_status", "lead-status":
+            guard LeadStatus.names.contains(parts[1]) else { return nil }
+            self = .leadStatus(parts[1])
+        case "extra": self = .extra(parts[1])
+        default: return nil
+        }
+    }
+
+    /// The value for `delivery`, or nil when the event doesn't have it.
+    public func value(in delivery: Delivery) -> String? {
+        let event = delivery.event
+        switch self {
+        case .transactionID: return event.transactionID
+        case .contact(let key): return event.contact[key]
+        case .field(let name): return event.fields.last { $0.name == name || $0.id == name }?.value
+        case .leadStatus(let key): return event.leadStatus.last?[key]
+        case .extra(let name): return event.extra[name]?.stringValue
+        case .event: return String(decoding: delivery.json, as: UTF8.self)
+        case .meta(let key):
+            switch key {
+            case "received_at": return event.metadata.receivedAt
+            case "remote_addr": return event.metadata.remoteAddress
+            case "request_id": return event.metadata.requestID
+            case "method": return event.metadata.method
+            default: return event.metadata.mode.rawValue
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+/// The `dedup:` section, for a configuration without a spool: where the keys of stored
+/// events are kept, and for how long a replay of one is recognised.
+///
+/// ```yaml
+/// dedup:
+///   path: data/dedup.db     # the default, beside the config file
+///   window: 7d              # the default, as the spool's dedup_window
+/// ```
+///
+/// With a spool the spool deduplicates (`spool.dedup_window`), and `dedup:` is an error.
+import ContactListenerKit
+public struct DedupConfiguration: Sendable, Equatable {
+    /// The SQLite file holding the keys.
+    public var path: String
+    /// How long a stored key is remembered, in milliseconds.
+    public var window: Int64 = 7 * 86_400_000
+
+    /// The keys of the `dedup:` mapping.
+    public static let keys = ["path", "window"]
+
+    /// The default: `data/dedup.db` under `baseDirectory`, kept 7 days.
+    public init(baseDirectory: String) {
+        path = baseDirectory == "." ? "data/dedup.db" : "\(baseDirectory)/data/dedup.db"
+    }
+
+    /// Parses the `dedup:` mapping; a relative path resolves against `baseDirectory`.
+    public init(node: ConfigNode, baseDirectory: String) throws(ConfigurationError) {
+        self.init(baseDirectory: baseDirectory)
+        try node.requireMapping(allowed: Self.keys)
+        if let pathNode = node["path"] {
+            let text = try pathNode.string()
+            guard !text.isEmpty else { throw pathNode.error("expected a file path, like data/dedup.db") }
+            path = text.hasPrefix("/") || baseDirectory == "." ? text : "\(baseDirectory)/\(text)"
+        }
+        if let windowNode = node["window"] { window = try windowNode.duration() }
+    }
+}

@@ -1,0 +1,80 @@
+import ContactListenerKit
+import ListenerSupport
+import Logging
+
+/// Everything one running listener owns: the pipeline, the handlers and, when configured,
+/// the spool and its dispatcher. FastCGI, CGI and the CLI build it the same way.
+public final class ListenerService: Sendable {
+    /// The request pipeline.
+    public let pipeline: RequestPipeline
+    /// The configured handlers.
+    public let handlers: [any ContactHandler]
+    /// The spool, when configured.
+    public let spool: Spool?
+    /// The dispatcher over the spool, when configured.
+    public let dispatcher: Dispatcher?
+    /// Where replays are recognised without a spool.
+    private let replayGuard: ReplayGuard?
+
+    /// Builds the handlers, opens the spool and wires the pipeline for `configuration`.
+    /// `board` is the status page's (nil where no process stays to serve it: CGI, `drain`).
+    public init(configuration: ListenerConfiguration, logger: Logger, board: StatusBoard? = .shared) throws(ConfigurationError) {
+        let handlers = try HandlerRegistry.makeHandlers(configuration.handlers)
+        self.handlers = handlers
+        if let spoolConfiguration = configuration.spool {
+            let spool: Spool
+            do {
+                spool = try Spool(configuration: spoolConfiguration, handlerNames: handlers.map(\.name))
+            } catch {
+                handlers.forEach { $0.close() }
+                throw ConfigurationError(
+                    file: configuration.source, line: nil, key: "spool.path",
+                    reason: "can't open the spool \(spoolConfiguration.path): \(error); check the folder exists and is writable")
+            }
+            let dispatcher = Dispatcher(spool: spool, handlers: handlers, logger: logger, owner: RequestIDGenerator().next())
+            self.spool = spool
+            self.dispatcher = dispatcher
+            replayGuard = nil
+            let sink = SpoolSink(writer: SpoolWriter(spool: spool)) { dispatcher.notify() }
+            pipeline = RequestPipeline(configuration: configuration, sink: sink, logger: logger, spool: spool, board: board)
+        } else {
+            spool = nil
+            dispatcher = nil
+            var sink: any EventSink = DirectSink(handlers: HandlerSet(handlers))
+            var replayGuard: ReplayGuard? = nil
+            if let dedup = configuration.dedup {
+                do {
+                    let opened = try ReplayGuard(path: dedup.path, window: dedup.window)
+                    sink = GuardedSink(direct: DirectSink(handlers: HandlerSet(handlers)), replayGuard: opened, logger: logger)
+                    replayGuard = opened
+                } catch {
+                    handlers.forEach { $0.close() }
+                    throw ConfigurationError(
+                        file: configuration.source, line: nil, key: "dedup.path",
+                        reason: "can't open \(dedup.path), where replays are recognised without a spool: \(error); make its folder writable for this user, or set dedup.path (or a spool) to a file it can write")
+                }
+            }
+            self.replayGuard = replayGuard
+            pipeline = RequestPipeline(configuration: configuration, sink: sink, logger: logger, board: board)
+        }
+    }
+
+    /// Starts background delivery (FastCGI mode); pending work resumes at once.
+    public func start() throws {
+        try dispatcher?.start()
+    }
+
+    /// Delivers what is due for at most `milliseconds` (CGI mode after answering, `drain`).
+    @discardableResult
+    public func drain(milliseconds: Int64) -> Int {
+        dispatcher?.drain(until: Timestamp.monotonicNanoseconds() + UInt64(max(0, milliseconds)) * 1_000_000) ?? 0
+    }
+
+    /// Stops delivery and closes the handlers, the spool and the replay guard.
+    public func shutdown() {
+        dispatcher?.stop()
+        handlers.forEach { $0.close() }
+        spool?.close()
+        replayGuard?.close()
+    }
+}

@@ -1,0 +1,129 @@
+import ContactListenerKit
+import ContactListenerSQL
+import ListenerSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+@preconcurrency import GRDB
+import Synchronization
+
+/// Deduplication without a spool: the transaction ids (or `webhook-id`s) of the events the
+/// handlers took, kept for `window` in a small SQLite file, so a replay is never stored
+/// twice, in a long-lived FastCGI process and across CGI processes alike. (With a spool,
+/// the spool's own `events.dedup_key` does this inside the same transaction as the event.)
+///
+/// A key is claimed before the handlers run and marked stored after they all succeeded;
+/// a failure releases it, so the same event sent again can still be stored. While a claim
+/// is in flight another request with the same key is told so (409) instead of being
+/// acknowledged: its 200 would be a lie if the first request then failed.
+///
+/// `synchronous=NORMAL`: a claim survives a killed process; after a power loss the last
+/// moments' keys may be forgotten, which can only let a replay through, never lose an event.
+final class ReplayGuard: Sendable {
+    /// What claiming a key found.
+    enum Claim: Equatable, Sendable {
+        /// The key is ours: run the handlers, then `settle`.
+        case claimed
+        /// The handlers already took an event with this key within the window.
+        case duplicate
+        /// Another request holds the key right now.
+        case inFlight
+    }
+
+    /// A claim not settled after this long belongs to a process that died mid-request.
+    static let staleClaim: Int64 = 10 * 60_000
+
+    private let database: DatabaseQueue
+    private let window: Int64
+    private let group: GroupCommit<Operation, Claim>
+    /// When this process last deleted keys past the window (Unix ms); guarded by the queue.
+    private let lastPurge = Mutex<Int64>(0)
+
+    private enum Operation {
+        case claim(key: String, owner: String, now: Int64)
+        case settle(key: String, owner: String, stored: Bool, now: Int64)
+    }
+
+    /// Opens (creating) the guard's file at `path`; keys are kept for `window` ms.
+    init(path: String, window: Int64) throws {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE seen (
+                  key TEXT PRIMARY KEY,        -- SHA-256 of the transaction id or webhook-id
+                  state TEXT NOT NULL,         -- 'pending' while the handlers run, then 'stored'
+                  owner TEXT NOT NULL,         -- the request id that holds the claim
+                  at INTEGER NOT NULL          -- Unix ms of the claim or of the store
+                ) WITHOUT ROWID;
+                CREATE INDEX seen_at ON seen(at);
+                """)
+        }
+        let database = try SQLiteFile.open(path, durability: .normal, migrator: migrator)
+        self.database = database
+        self.window = window
+        // Concurrent requests share one transaction, as the spool's group commit does.
+        group = GroupCommit { [database, window] operations in
+            do {
+                return try database.write { db in
+                    try operations.map { operation in .success(try Self.apply(operation, in: db, window: window)) }
+                }
+            } catch {
+                return operations.map { _ in .failure(error) }
+            }
+        }
+    }
+
+    /// The connection, for tests of its settings.
+    var databaseForTests: DatabaseQueue { database }
+
+    /// Closes the file (checkpointing its WAL, as `Spool.close` does).
+    func close() {
+        try? database.close()
+    }
+
+    /// Claims `key` for the request `owner`.
+    func claim(_ key: String, owner: String, now: Int64 = Clock.milliseconds()) throws -> Claim {
+        purgeIfDue(now: now)
+        return try group.submit(.claim(key: key, owner: owner, now: now)).get()
+    }
+
+    /// Settles `owner`'s claim on `key`: kept as stored, or released after a failure.
+    func settle(_ key: String, owner: String, stored: Bool, now: Int64 = Clock.milliseconds()) throws {
+        _ = try group.submit(.settle(key: key, owner: owner, stored: stored, now: now)).get()
+    }
+
+    private static func apply(_ operation: Operation, in db: Database, window: Int64) throws -> Claim {
+        switch operation {
+        case .claim(let key, let owner, let now):
+            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT state, at FROM seen WHERE key = ?"), arguments: [key]) {
+                let state: String = row["state"]
+                let at: Int64 = row["at"]
+                if state == "stored" && at >= now - window { return .duplicate }
+                if state == "pending" && at >= now - staleClaim { return .inFlight }
+            }
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO seen (key, state, owner, at) VALUES (?, 'pending', ?, ?)")
+                .execute(arguments: [key, owner, now])
+            return .claimed
+        case .settle(let key, let owner, let stored, let now):
+            if stored {
+                try db.cachedStatement(sql: "UPDATE seen SET state = 'stored', at = ? WHERE key = ? AND owner = ?").execute(arguments: [now, key, owner])
+            } else {
+                try db.cachedStatement(sql: "DELETE FROM seen WHERE key = ? AND owner = ?").execute(arguments: [key, owner])
+            }
+            return .claimed
+        }
+    }
+
+    /// Deletes stored keys past the window, at most once an hour per process.
+    private func purgeIfDue(now: Int64) {
+        let due = lastPurge.withLock { last in
+            guard now - last >= 3_600_000 else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        _ = try? database.write { db in
+            try db.execute(sql: "DELETE FROM seen WHERE at < ? AND (state = 'stored' OR at < ?)", arguments: [now - window, now - Self.staleClaim])
+        }
+    }
+}

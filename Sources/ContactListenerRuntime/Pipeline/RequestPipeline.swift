@@ -1,0 +1,246 @@
+import ContactListenerKit
+import ListenerSupport
+import Logging
+
+/// The one path from a request to an answer: check the method, decode the parameters
+/// with PHP's rules, build the contact event, hand it to every handler, answer.
+///
+/// FastCGI worker threads and the CGI gateway both call `respond(to:)`; it never throws
+/// and never crashes on input: every failure becomes a 4xx/503 JSON answer and a log line.
+public final class RequestPipeline: Sendable {
+    /// The configuration in force.
+    public let configuration: ListenerConfiguration
+    /// Where accepted events go before the answer.
+    public let sink: any EventSink
+    /// The numbers behind the status page (the process's, shared across reloads).
+    /// Nil in CGI mode and for `drain`: one request per process, nobody to read the page,
+    /// and building the Prometheus registry would cost every CGI request.
+    public let board: StatusBoard?
+    private let spool: Spool?
+    private let logger: Logger
+    private let requestIDs = RequestIDGenerator()
+
+    /// Creates a pipeline; `spool` feeds the status page's spool section.
+    public init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger, spool: Spool? = nil, board: StatusBoard? = .shared) {
+        self.configuration = configuration
+        self.board = board
+        self.sink = sink
+        self.logger = logger
+        self.spool = spool
+    }
+
+    /// The path the request was made to (`REQUEST_URI` without its query).
+    static func path(of request: Request) -> String {
+        if let uri = request.params["REQUEST_URI"], !uri.isEmpty {
+            return String(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        }
+        if let document = request.params["DOCUMENT_URI"] { return document }
+        return (request.params["SCRIPT_NAME"] ?? "") + (request.params["PATH_INFO"] ?? "")
+    }
+
+    /// The ping and status pages, when the request is for one of them.
+    private func servicePage(for request: Request) -> Response? {
+        guard configuration.pingPath != nil || configuration.statusPath != nil else { return nil }
+        let path = Self.path(of: request)
+        if path == configuration.pingPath {
+            return Response(status: 200, body: Array("pong\n".utf8), contentType: "text/plain")
+        }
+        guard path == configuration.statusPath, let board else { return nil }
+        do {
+            let verified = try verify(request)
+            return StatusPage(
+                snapshot: board.snapshot(), threads: configuration.threads,
+                spool: try? spool?.status(), prometheus: board.registry.emitToBuffer()
+            ).response(query: verified.query)
+        } catch {
+            return .error(error.status, error.description)
+        }
+    }
+
+    /// Answers `request`, logging one line.
+    public func respond(to request: Request) -> Response {
+        if let page = servicePage(for: request) { return page }
+        let started = Timestamp.monotonicNanoseconds()
+        board?.begin()
+        let requestID = requestIDs.next()
+        var transactionID: String? = nil
+        let response: Response
+        var failure: String? = nil
+        var duplicate = false
+        var clientAddress = request.remoteAddress
+        do throws(PipelineError) {
+            let verified = try verify(request)
+            clientAddress = verified.clientAddress
+            let event = try makeEvent(from: request, requestID: requestID, verified: verified)
+            transactionID = event.transactionID
+            let acceptance: Acceptance
+            do {
+                // Replays inside the signature's tolerance are deduplicated on the
+                // transaction id, or on webhook-id when there is none (SECURITY.md, "Replays").
+                acceptance = try sink.accept(
+                    Delivery(event: event),
+                    dedupKey: Spool.dedupKey(event.transactionID) ?? verified.webhookID.flatMap { Spool.dedupKey("webhook-id:" + $0) })
+            } catch let error as HandlerError {
+                throw PipelineError.handler(error)
+            } catch let error as ConcurrentDuplicate {
+                throw PipelineError.concurrentDuplicate(error)
+            } catch {
+                throw PipelineError.handler(HandlerError(handler: "sink", reason: "\(error)"))
+            }
+            response = Self.accepted(event: event, duplicate: acceptance == .duplicate)
+            duplicate = acceptance == .duplicate
+        } catch {
+            response = .error(error.status, error.description)
+            failure = error.detail
+        }
+        log(request.method, clientAddress, response, bodyBytes: request.body.count,
+            started: started, requestID: requestID, transactionID: transactionID, failure: failure, duplicate: duplicate)
+        return response
+    }
+
+    /// Answers a request whose body could not be read (too large, truncated), logging one line.
+    public func respond(toUnreadable error: RequestError, params: RequestParameters) -> Response {
+        let started = Timestamp.monotonicNanoseconds()
+        board?.begin()
+        let failure = PipelineError.request(error)
+        let response = Response.error(failure.status, failure.description)
+        log(params["REQUEST_METHOD"] ?? "-", params["REMOTE_ADDR"], response,
+            bodyBytes: Int(params["CONTENT_LENGTH"] ?? "") ?? 0, started: started,
+            requestID: requestIDs.next(), transactionID: nil, failure: failure.description, duplicate: false)
+        return response
+    }
+
+    /// Verifies `request`, then decodes it into a contact event, or throws the reason it can't be one.
+    public func makeEvent(from request: Request, requestID: String) throws(PipelineError) -> ContactEvent {
+        try makeEvent(from: request, requestID: requestID, verified: verify(request))
+    }
+
+    /// Applies the `verify:` rules; the accepted request carries the token-free query.
+    public func verify(_ request: Request) throws(PipelineError) -> VerifiedRequest {
+        switch configuration.verify.verify(request, now: Int(Timestamp.unixNanoseconds() / 1_000_000_000)) {
+        case .accepted(let verified): return verified
+        case .rejected(let failure): throw .verification(failure)
+        }
+    }
+
+    private func makeEvent(from request: Request, requestID: String, verified: VerifiedRequest) throws(PipelineError) -> ContactEvent {
+        if verified.bodyIsSigned && request.method == "GET" { throw .verification(.unsignedQuery) }
+        let form = try decodeParameters(request, query: verified.eventQuery)
+        let metadata = EventMetadata(
+            receivedAt: Timestamp.now(), remoteAddress: verified.clientAddress, requestID: requestID,
+            method: request.method, mode: ContactEvent.mode(of: form, method: request.method))
+        do {
+            return try ContactEvent(form: form, metadata: metadata)
+        } catch {
+            throw .event(error)
+        }
+    }
+
+    /// The request's parameters as PHP's `$_REQUEST` would hold them: the query string,
+    /// then (for a POST) the body decoded by its Content-Type, the body winning.
+    /// `query` replaces `QUERY_STRING` (the verified query has the token taken out).
+    public func decodeParameters(_ request: Request, query: String? = nil) throws(PipelineError) -> FormArray {
+        let method = request.method
+        guard method == "GET" || method == "POST" else { throw .methodNotAllowed(method) }
+        let limits = configuration.limits
+        do {
+            var form = try URLEncodedFormDecoder(limits: limits).decode(Array((query ?? request.queryString).utf8))
+            if method == "POST" {
+                // `$_REQUEST` order "GP": the body's parameters win over the query's.
+                let body = try decodeBody(request, limits: limits)
+                if form.isEmpty { form = body } else { form.merge(body) }
+            }
+            return form
+        } catch let error as PipelineError {
+            throw error
+        } catch let error as FormError {
+            throw .form(error)
+        } catch {
+            throw .form(.invalidMultipart(reason: "\(error)"))  // unreachable: decoders throw FormError
+        }
+    }
+
+    private func decodeBody(_ request: Request, limits: FormLimits) throws -> FormArray {
+        guard let contentType = request.contentType else {
+            if request.body.isEmpty { return FormArray() }
+            throw PipelineError.unsupportedMediaType("(none)")
+        }
+        let mediaType = Self.mediaType(contentType)
+        return try request.body.withUnsafeBufferPointer { body in
+            switch mediaType {
+            case "application/x-www-form-urlencoded":
+                return try URLEncodedFormDecoder(limits: limits).decode(body)
+            case "multipart/form-data":
+                guard let boundary = MultipartFormDecoder.boundary(fromContentType: contentType) else {
+                    throw FormError.invalidMultipart(reason: "Content-Type has no boundary parameter")
+                }
+                return try MultipartFormDecoder(limits: limits).decode(body, boundary: boundary)
+            case "application/json", "text/json":
+                return try JSONFormDecoder(limits: limits).decode(body)
+            default:
+                if mediaType.hasSuffix("+json") { return try JSONFormDecoder(limits: limits).decode(body) }
+                throw PipelineError.unsupportedMediaType(mediaType)
+            }
+        }
+    }
+
+    /// The lower-cased media type without parameters (`; charset=UTF-8` is accepted and ignored).
+    static func mediaType(_ contentType: String) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(40)
+        for byte in contentType.utf8 {
+            if byte == UInt8(ascii: ";") { break }
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { continue }
+            bytes.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `{"ok":true,"transactionid":"…","request_id":"…"}`, plus `"duplicate":true` for a
+    /// transaction the spool already holds.
+    static func accepted(event: ContactEvent, duplicate: Bool) -> Response {
+        var writer = JSONWriter(capacity: 128)
+        writer.beginObject()
+        writer.key("ok")
+        writer.bool(true)
+        writer.key("transactionid")
+        writer.optionalString(event.transactionID)
+        writer.key("request_id")
+        writer.string(event.metadata.requestID)
+        if duplicate {
+            writer.key("duplicate")
+            writer.bool(true)
+        }
+        writer.endObject()
+        writer.bytes.append(UInt8(ascii: "\n"))
+        return Response(status: 200, body: writer.bytes)
+    }
+
+    private func log(
+        _ method: String, _ remoteAddress: String?, _ response: Response, bodyBytes: Int, started: UInt64,
+        requestID: String, transactionID: String?, failure: String?, duplicate: Bool
+    ) {
+        let nanoseconds = Timestamp.monotonicNanoseconds() &- started
+        board?.finish(status: response.status, nanoseconds: nanoseconds, error: failure)
+        let elapsed = Double(nanoseconds) / 1_000_000
+        let milliseconds = (elapsed * 100).rounded() / 100
+        var metadata: Logger.Metadata = [
+            "method": .string(method),
+            "status": .stringConvertible(response.status),
+            "bytes": .stringConvertible(bodyBytes),
+            "ms": .stringConvertible(milliseconds),
+            "request_id": .string(requestID),
+            "remote_addr": .string(remoteAddress ?? "-"),
+            "transactionid": .string(transactionID ?? "-"),
+        ]
+        let level: Logger.Level
+        switch response.status {
+        case 200..<400: level = .info
+        case 400..<500: level = .warning
+        default: level = .error
+        }
+        if let failure { metadata["error"] = .string(failure) }
+        if duplicate { metadata["duplicate"] = "true" }
+        logger.log(level: level, "request", metadata: metadata)
+    }
+}

@@ -1,0 +1,386 @@
+import ContactListenerKit
+import ContactListenerSQL
+import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
+@preconcurrency import GRDB
+
+/// The durable spool: every accepted event is committed here (SQLite in WAL mode with
+/// `synchronous=FULL`, so a commit survives `kill -9` and power loss) before the listener
+/// answers 200; a dispatcher then delivers it to each handler with its own state.
+///
+/// Several processes may share one spool (CGI mode): SQLite's locking serializes writers,
+/// and a delivery is claimed with a lease so that two processes never deliver it at once.
+/// A lease is named by its claim (`owner`) and measured on `Clock.leaseMilliseconds`; only
+/// the claim that still holds it may renew it or record the outcome, so a process that
+/// stalled past its lease changes nothing that the process which took over recorded.
+public final class Spool: Sendable {
+    /// The configuration in force.
+    public let configuration: SpoolConfiguration
+    /// The handler names every new event is queued for.
+    public let handlerNames: [String]
+    let database: DatabaseQueue
+
+    /// An event on its way into the spool.
+    public struct Item: Sendable {
+        /// Deduplication key (the transaction id or webhook-id), or nil for none.
+        public var dedupKey: String?
+        /// The event's transaction id.
+        public var transactionID: String?
+        /// The listener's request id.
+        public var requestID: String
+        /// The event's JSON.
+        public var json: [UInt8]
+
+        /// Creates an item.
+        public init(dedupKey: String?, transactionID: String?, requestID: String, json: [UInt8]) {
+            self.dedupKey = dedupKey
+            self.transactionID = transactionID
+            self.requestID = requestID
+            self.json = json
+        }
+    }
+
+    /// What storing an item did.
+    public enum StoreOutcome: Sendable, Equatable {
+        /// Stored under this spool id.
+        case stored(Int64)
+        /// Already in the spool (same dedup key within the window) under this id.
+        case duplicate(Int64)
+    }
+
+    /// A delivery a dispatcher has claimed.
+    public struct Claim: Sendable {
+        /// The spool id of the event.
+        public var eventID: Int64
+        /// The listener's request id of the event.
+        public var requestID: String
+        /// The event's JSON.
+        public var json: [UInt8]
+        /// Attempts made before this one.
+        public var attempts: Int
+        /// True when an earlier attempt was cut short (its lease expired unfinished).
+        public var inDoubt: Bool
+    }
+
+    /// Opens (creating and migrating) the spool at `configuration.path`.
+    public init(configuration: SpoolConfiguration, handlerNames: [String]) throws {
+        self.configuration = configuration
+        self.handlerNames = handlerNames
+        // FULL: the WAL is synced at every commit, so a committed event survives power loss.
+        database = try SQLiteFile.open(configuration.path, durability: .full, migrator: Self.migrator)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE events (
+                  id INTEGER PRIMARY KEY,
+                  dedup_key TEXT UNIQUE,         -- SHA-256 of the transaction id: never a raw value
+                  transaction_id TEXT,
+                  request_id TEXT NOT NULL,
+                  received_at INTEGER NOT NULL,  -- Unix milliseconds
+                  json TEXT NOT NULL
+                );
+                CREATE TABLE deliveries (
+                  event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+                  handler TEXT NOT NULL,
+                  state TEXT NOT NULL,
+                  attempts INTEGER NOT NULL DEFAULT 0,
+                  next_attempt_at INTEGER NOT NULL,
+                  lease_until INTEGER NOT NULL DEFAULT 0,
+                  lease_owner TEXT,
+                  last_error TEXT,
+                  updated_at INTEGER NOT NULL,
+                  PRIMARY KEY (event_id, handler)
+                ) WITHOUT ROWID;
+                CREATE INDEX deliveries_due ON deliveries(handler, state, next_attempt_at);
+                CREATE INDEX events_received ON events(received_at);
+                """)
+        }
+        migrator.registerMigration("v2") { db in
+            // Leases moved from the wall clock to `Clock.leaseMilliseconds`, and record when
+            // they were taken. A lease written before (wall-clock, `lease_from` 0) spans far
+            // more than `maxLease`, so it holds nothing.
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN lease_from INTEGER NOT NULL DEFAULT 0")
+        }
+        return migrator
+    }
+
+    /// The SQL condition "the delivery's lease is held" at the lease-clock time bound to its
+    /// one `?`: taken no later than now, not yet ended, and no longer than `maxLease` (see
+    /// `Clock.leaseMilliseconds` for why all three).
+    private static let leaseHeld = "(? BETWEEN d.lease_from AND d.lease_until - 1 AND d.lease_until - d.lease_from <= \(SpoolConfiguration.maxLease))"
+
+    /// The dedup key for a transaction id: its SHA-256, hex.
+    public static func dedupKey(_ value: String?) -> String? {
+        guard let value, !value.isEmpty else { return nil }
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: Array(value.utf8)) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: hex, as: UTF8.self)
+    }
+
+    // MARK: - Accepting
+
+    // The statements below run for every event: they go through the connection's statement
+    // cache, so each is prepared (GRDB's authorizer included) once per connection, not per event.
+
+    /// Stores `items` in one transaction (one fsync for all: group commit).
+    public func store(_ items: [Item], now: Int64 = Clock.milliseconds()) throws -> [StoreOutcome] {
+        try database.write { db in
+            var outcomes: [StoreOutcome] = []
+            outcomes.reserveCapacity(items.count)
+            let windowStart = now - configuration.dedupWindow
+            for item in items {
+                if let key = item.dedupKey,
+                   let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, received_at FROM events WHERE dedup_key = ?"), arguments: [key]) {
+                    let id: Int64 = row["id"]
+                    let receivedAt: Int64 = row["received_at"]
+                    if receivedAt >= windowStart {
+                        outcomes.append(.duplicate(id))
+                        continue
+                    }
+                    // Outside the window: the old event no longer claims the key.
+                    try db.cachedStatement(sql: "UPDATE events SET dedup_key = NULL WHERE id = ?").execute(arguments: [id])
+                }
+                try db.cachedStatement(sql: "INSERT INTO events (dedup_key, transaction_id, request_id, received_at, json) VALUES (?, ?, ?, ?, ?)").execute(
+                    arguments: [item.dedupKey, item.transactionID, item.requestID, now, String(decoding: item.json, as: UTF8.self)])
+                let id = db.lastInsertedRowID
+                for handler in handlerNames {
+                    try db.cachedStatement(sql: "INSERT INTO deliveries (event_id, handler, state, next_attempt_at, updated_at) VALUES (?, ?, 'pending', ?, ?)").execute(
+                        arguments: [id, handler, now, now])
+                }
+                outcomes.append(.stored(id))
+            }
+            return outcomes
+        }
+    }
+
+    /// Closes the database. The last connection to close checkpoints the WAL into the
+    /// file and removes it (sqlite.org/wal.html), so a CGI process leaves the spool whole
+    /// and the next one has nothing to replay.
+    public func close() {
+        try? database.close()
+    }
+
+    // MARK: - Delivering
+
+    /// Claims up to `limit` due deliveries for `handler` whose lease is not held, with a
+    /// lease in the name of `owner`: a name for this claim alone (a later claim by the same
+    /// process takes another), which `renewLease`, `release` and `complete` must give.
+    ///
+    /// `leaseNow` (given by tests) is read once the write lock is ours: a reading taken
+    /// before waiting for it could be older than the start of a lease another process took
+    /// meanwhile, which would look taken before a reboot and be claimed a second time.
+    public func claim(
+        handler: String, owner: String, limit: Int, now: Int64 = Clock.milliseconds(), leaseNow: Int64? = nil,
+        only eventIDs: [Int64]? = nil
+    ) throws -> [Claim] {
+        try database.write { db in
+            let leaseNow = leaseNow ?? Clock.leaseMilliseconds()
+            var sql = """
+                SELECT d.event_id, d.attempts, d.lease_owner, e.request_id, e.json FROM deliveries d JOIN events e ON e.id = d.event_id
+                WHERE d.handler = ? AND d.state IN ('pending', 'failed') AND d.next_attempt_at <= ? AND NOT \(Self.leaseHeld)
+                """
+            var arguments: StatementArguments = [handler, now, leaseNow]
+            if let eventIDs {
+                sql += " AND d.event_id IN (\(Self.placeholders(eventIDs.count)))"
+                arguments += StatementArguments(eventIDs)
+            }
+            sql += " ORDER BY d.next_attempt_at, d.event_id LIMIT ?"
+            arguments += [limit]
+            let rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
+            var claims: [Claim] = []
+            for row in rows {
+                let id: Int64 = row["event_id"]
+                let previousOwner: String? = row["lease_owner"]
+                try db.cachedStatement(sql: "UPDATE deliveries SET lease_from = ?, lease_until = ?, lease_owner = ?, updated_at = ? WHERE event_id = ? AND handler = ?").execute(
+                    arguments: [leaseNow, leaseNow + configuration.lease, owner, now, id, handler])
+                let json: String = row["json"]
+                let attempts: Int = row["attempts"]
+                // In doubt: an attempt was cut short (its lease ran out unfinished), or one
+                // failed, which may have stored it first (a program killed after writing).
+                claims.append(Claim(
+                    eventID: id, requestID: (row["request_id"] as String?) ?? "", json: Array(json.utf8), attempts: attempts,
+                    inDoubt: previousOwner != nil || attempts > 0))
+            }
+            return claims
+        }
+    }
+
+    /// Extends the lease of claim `owner` on `eventIDs` to one lease period from `leaseNow`,
+    /// so a batch that takes longer than one lease isn't claimed again by another process
+    /// meanwhile. Returns how many it renewed: fewer than `eventIDs` means the rest are no
+    /// longer this claim's (another process took them over once the lease had run out).
+    public func renewLease(handler: String, owner: String, eventIDs: [Int64], leaseNow: Int64 = Clock.leaseMilliseconds()) throws -> Int {
+        guard !eventIDs.isEmpty else { return 0 }
+        return try database.write { db in
+            var arguments: StatementArguments = [leaseNow, leaseNow + configuration.lease, handler, owner]
+            arguments += StatementArguments(eventIDs)
+            try db.execute(sql: "UPDATE deliveries SET lease_from = ?, lease_until = ? WHERE handler = ? AND lease_owner = ? AND event_id IN (\(Self.placeholders(eventIDs.count)))",
+                           arguments: arguments)
+            return db.changesCount
+        }
+    }
+
+    /// Ends the lease of claim `owner` on `eventIDs` without an attempt, so another claim may
+    /// take them at once. The owner stays recorded: the next claim treats them as in doubt,
+    /// as it would have had the lease run out (an earlier claim may have been cut short).
+    func release(handler: String, owner: String, eventIDs: [Int64]) throws {
+        guard !eventIDs.isEmpty else { return }
+        try database.write { db in
+            var arguments: StatementArguments = [handler, owner]
+            arguments += StatementArguments(eventIDs)
+            try db.execute(sql: "UPDATE deliveries SET lease_until = 0 WHERE handler = ? AND lease_owner = ? AND event_id IN (\(Self.placeholders(eventIDs.count)))",
+                           arguments: arguments)
+        }
+    }
+
+    /// `?,?,…`: one placeholder per value of an `IN (…)` list.
+    private static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ",")
+    }
+
+    /// The outcome of one attempt.
+    public enum AttemptResult: Sendable {
+        /// The handler stored the event.
+        case delivered
+        /// The handler failed; `permanent` skips the remaining retries, `retryAfter` (ms)
+        /// lengthens the wait when the backend asked for it.
+        case failed(String, permanent: Bool, retryAfter: Int64? = nil)
+    }
+
+    /// Records the outcome of claim `owner`'s attempts: delivered, failed (retry on the
+    /// schedule) or dead. Only deliveries the claim still holds change: returns the others,
+    /// which another process took over after this claim's lease ran out, and whose outcome
+    /// is that process's to record. (The check is part of each UPDATE: `changes()` tells.)
+    public func complete(
+        handler: String, owner: String, results: [(eventID: Int64, attempts: Int, result: AttemptResult)], now: Int64 = Clock.milliseconds()
+    ) throws -> [Int64] {
+        try database.write { db in
+            var lost: [Int64] = []
+            for (eventID, attempts, result) in results {
+                switch result {
+                case .delivered:
+                    try db.cachedStatement(sql: "UPDATE deliveries SET state = 'delivered', attempts = ?, lease_until = 0, lease_owner = NULL, last_error = NULL, updated_at = ? WHERE event_id = ? AND handler = ? AND lease_owner = ?").execute(
+                        arguments: [attempts + 1, now, eventID, handler, owner])
+                case .failed(let error, let permanent, let retryAfter):
+                    let delay = permanent ? nil : configuration.retry.delay(afterAttempts: attempts + 1).map { max($0, retryAfter ?? 0) }
+                    let state: DeliveryState = delay == nil ? .dead : .failed
+                    try db.cachedStatement(sql: "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, lease_owner = NULL, last_error = ?, updated_at = ? WHERE event_id = ? AND handler = ? AND lease_owner = ?").execute(
+                        arguments: [state.rawValue, attempts + 1, now + (delay ?? 0), String(error.prefix(2000)), now, eventID, handler, owner])
+                }
+                if db.changesCount == 0 { lost.append(eventID) }
+            }
+            return lost
+        }
+    }
+
+    /// When the next delivery for `handler` falls due (Unix ms), or nil when none is waiting:
+    /// its next attempt, or the end of the lease that holds it if that is later. The clocks
+    /// (given by tests) are read inside the read transaction, as `claim` reads them.
+    public func nextDue(handler: String, now: Int64? = nil, leaseNow: Int64? = nil) throws -> Int64? {
+        try database.read { db in
+            let leaseNow = leaseNow ?? Clock.leaseMilliseconds()
+            let now = now ?? Clock.milliseconds()
+            return try Int64.fetchOne(db.cachedStatement(sql: """
+                SELECT MIN(CASE WHEN \(Self.leaseHeld) THEN MAX(d.next_attempt_at, ? + d.lease_until - ?) ELSE d.next_attempt_at END)
+                FROM deliveries d WHERE d.handler = ? AND d.state IN ('pending', 'failed')
+                """), arguments: [leaseNow, now, leaseNow, handler])
+        }
+    }
+
+    // MARK: - Operating
+
+    /// Counts of deliveries by handler and state.
+    public func status() throws -> [(handler: String, state: DeliveryState, count: Int)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT handler, state, COUNT(*) AS n FROM deliveries GROUP BY handler, state ORDER BY handler, state").compactMap { row in
+                guard let state = DeliveryState(rawValue: row["state"]) else { return nil }
+                return (row["handler"], state, row["n"])
+            }
+        }
+    }
+
+    /// One row of `spool list`.
+    public struct Entry: Sendable {
+        /// The spool id.
+        public var eventID: Int64
+        /// The handler.
+        public var handler: String
+        /// The state.
+        public var state: DeliveryState
+        /// Attempts made.
+        public var attempts: Int
+        /// The last error, if any.
+        public var lastError: String?
+        /// The transaction id.
+        public var transactionID: String?
+        /// When it was received (Unix ms).
+        public var receivedAt: Int64
+        /// When the next attempt falls due (Unix ms).
+        public var nextAttemptAt: Int64
+    }
+
+    /// Deliveries, newest first, filtered by state, handler and event.
+    public func list(state: DeliveryState? = nil, handler: String? = nil, eventID: Int64? = nil, limit: Int = 100) throws -> [Entry] {
+        try database.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let state { conditions.append("d.state = ?"); arguments += [state.rawValue] }
+            if let handler { conditions.append("d.handler = ?"); arguments += [handler] }
+            if let eventID { conditions.append("d.event_id = ?"); arguments += [eventID] }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: """
+                SELECT d.event_id, d.handler, d.state, d.attempts, d.last_error, d.next_attempt_at, e.transaction_id, e.received_at
+                FROM deliveries d JOIN events e ON e.id = d.event_id \(filter)
+                ORDER BY d.event_id DESC, d.handler LIMIT ?
+                """, arguments: arguments).map { row in
+                Entry(eventID: row["event_id"], handler: row["handler"], state: DeliveryState(rawValue: row["state"]) ?? .pending,
+                      attempts: row["attempts"], lastError: row["last_error"], transactionID: row["transaction_id"],
+                      receivedAt: row["received_at"], nextAttemptAt: row["next_attempt_at"])
+            }
+        }
+    }
+
+    /// The stored JSON of event `id`, if it is in the spool.
+    public func eventJSON(id: Int64) throws -> String? {
+        try database.read { db in try String.fetchOne(db.cachedStatement(sql: "SELECT json FROM events WHERE id = ?"), arguments: [id]) }
+    }
+
+    /// Puts dead (or failed) deliveries back in line now; returns how many.
+    public func retry(eventID: Int64?, handler: String?, now: Int64 = Clock.milliseconds()) throws -> Int {
+        try database.write { db in
+            var conditions = eventID == nil ? ["state = 'dead'"] : ["state IN ('dead', 'failed')", "event_id = ?"]
+            var arguments: StatementArguments = [now, now]
+            if let eventID { arguments += [eventID] }
+            if let handler { conditions.append("handler = ?"); arguments += [handler] }
+            try db.execute(sql: """
+                UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = 0, lease_owner = NULL, updated_at = ?
+                WHERE \(conditions.joined(separator: " AND "))
+                """, arguments: arguments)
+            return db.changesCount
+        }
+    }
+
+    /// Deletes events received before `cutoff` whose every delivery is delivered; returns how many.
+    public func purgeDelivered(receivedBefore cutoff: Int64) throws -> Int {
+        try database.write { db in
+            try db.execute(sql: """
+                DELETE FROM events WHERE received_at < ?
+                AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state != 'delivered')
+                """, arguments: [cutoff])
+            let count = db.changesCount
+            try db.execute(sql: "DELETE FROM deliveries WHERE event_id NOT IN (SELECT id FROM events)")
+            return count
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import ContactListenerKit
+import ListenerSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+@preconcurrency import GRDB
+
+/// Opens the SQLite files the listener keeps (the spool, the SQLite handler's database,
+/// the replay guard): WAL mode with the durability each asks for, a busy timeout so that
+/// several processes (CGI mode) can share a file, and the migrations applied.
+///
+/// The journal mode is set here, not through GRDB's `Configuration.journalMode = .wal`:
+/// GRDB applies that after every `prepareDatabase` step and sets `synchronous = NORMAL`
+/// on the way, so a `synchronous = FULL` asked for there was silently lost, and commits
+/// were not synced before the answer. GRDB also creates and drops a table to give a
+/// missing WAL file content, changing the database on every open (even for a request
+/// that is then refused). Neither matters for one `DatabaseQueue` connection, which
+/// needs no WAL file before its first write (sqlite.org/wal.html).
+package enum SQLiteFile {
+    /// How commits reach the disk (sqlite.org/pragma.html#pragma_synchronous).
+    package enum Durability: String {
+        /// Every commit is synced: it survives a power loss (the spool, the SQLite handler).
+        case full = "FULL"
+        /// Synced at checkpoints only: a commit survives a killed process, not a power loss.
+        case normal = "NORMAL"
+    }
+
+    /// Opens (creating) `path` and applies `migrator`. Two processes creating a new file at
+    /// once both see it unmigrated, and GRDB's migrator checks outside its write lock, so
+    /// the loser fails on CREATE TABLE: it tries again and finds the winner's migration.
+    package static func open(_ path: String, durability: Durability, busyTimeout: Double = 10, migrator: DatabaseMigrator) throws -> DatabaseQueue {
+        try FileSystem.createDirectories(FileSystem.directory(of: path))
+        // Created here, not by SQLite: its mode keeps other users out (the -wal and -shm
+        // files take it too), and its folder is synced before the first event is acknowledged.
+        try FileSystem.createDataFile(path)
+        var options = Configuration()
+        options.busyMode = .timeout(busyTimeout)
+        options.prepareDatabase { db in
+            // journal_mode first: it answers with the mode in force, which must be WAL.
+            let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+            guard mode == "wal" else { throw DatabaseError(message: "can't use WAL mode for \(path) (got \(mode ?? "nothing"))") }
+            try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
+        }
+        let database = try DatabaseQueue(path: path, configuration: options)
+        var attempt = 0
+        while true {
+            do {
+                try migrator.migrate(database)
+                return database
+            } catch {
+                attempt += 1
+                if attempt >= 5 { throw error }
+                usleep(useconds_t(20_000 * attempt))
+            }
+        }
+    }
+}
