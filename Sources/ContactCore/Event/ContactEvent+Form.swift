@@ -1,6 +1,6 @@
 extension ContactEvent {
     /// The top-level keys of the structured POST; any of them present means structured mode.
-    public static let sectionNames: [String] = [
+    package static let sectionNames: [String] = [
         "contact", "fields", "campaigns-opened", "links-clicked", "pages-visited",
         "automation-triggered", "goals-reached", "webhooks-triggered", "lead-score", "lead-status",
     ]
@@ -9,7 +9,7 @@ extension ContactEvent {
     static let flatContactKeys: Set<String> = ["id", "email", "phone", "profile_url"]
 
     /// Structured mode when any section key is present in a non-GET request, else shortcode mode.
-    public static func mode(of form: FormArray, method: String) -> EventMode {
+    package static func mode(of form: FormArray, method: String) -> EventMode {
         if method == "GET" { return .shortcode }
         for entry in form.entries {
             if case .string(let name) = entry.key, sectionNames.contains(name) { return .structured }
@@ -24,7 +24,7 @@ extension ContactEvent {
     /// `contact[…]` value wins), and every other flat parameter becomes a `fields` entry
     /// `{name, value}` in query order (a structured `fields[…]` section takes its place in
     /// that order, so neither replaces the other). Anything else goes to `extra`.
-    public init(form: FormArray, metadata: EventMetadata) throws(EventError) {
+    package init(form: FormArray, metadata: EventMetadata) throws(EventError) {
         self.init(metadata: metadata)
         let shortcode = metadata.mode == .shortcode
         var flatContact: [(String, String)] = []

@@ -1,7 +1,7 @@
 extension ContactEvent {
     /// Writes the event's JSON form: the platform's key names, every list section present
     /// (`[]` when absent), `extra`, then the listener's own `meta`.
-    public func write(to writer: inout JSONWriter) {
+    package func write(to writer: inout JSONWriter) {
         writer.beginObject()
         writer.plainKey("transactionid")
         writer.optionalString(transactionID)

@@ -25,7 +25,7 @@ extension ContactEvent {
     /// Reads back an event from its own JSON form (`ContactEvent.json`), as the spool
     /// stores it: the sections map as in a structured POST, `extra` and `meta` are restored,
     /// and `null` means "not sent".
-    public init(storedJSON bytes: [UInt8]) throws {
+    package init(storedJSON bytes: [UInt8]) throws {
         let stored = try Self.storedJSONDecoder.decode(bytes)
         let meta = stored["meta"]?.arrayValue ?? FormArray()
         let extra = stored["extra"]?.arrayValue ?? FormArray()

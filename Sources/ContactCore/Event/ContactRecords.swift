@@ -5,11 +5,17 @@
 
 /// `contact[id|email|phone|profile_url]`: who the event is about.
 public struct Contact: SectionRecord {
+    /// `id` as sent, or nil when it was not.
     public var id: String?
+    /// `email` as sent, or nil when it was not.
     public var email: String?
+    /// `phone` as sent, or nil when it was not.
     public var phone: String?
+    /// `profile_url` as sent, or nil when it was not.
     public var profileURL: String?
+    /// Keys the platform sent in this record that the model does not know, as sent.
     public var extra = FormArray()
+    /// An empty record: nothing sent.
     public init() {}
     /// The known keys, in the platform's order.
     public static let names = ["id", "email", "phone", "profile_url"]
@@ -38,10 +44,15 @@ public struct Contact: SectionRecord {
 
 /// `fields[i][id|name|value]`: a custom field of the contact.
 public struct Field: SectionRecord {
+    /// `id` as sent, or nil when it was not.
     public var id: String?
+    /// `name` as sent, or nil when it was not.
     public var name: String?
+    /// `value` as sent, or nil when it was not.
     public var value: String?
+    /// Keys the platform sent in this record that the model does not know, as sent.
     public var extra = FormArray()
+    /// An empty record: nothing sent.
     public init() {}
     /// A field with a name and value (GET shortcode parameters become these).
     public init(id: String? = nil, name: String?, value: String?) {
@@ -74,10 +85,15 @@ public struct Field: SectionRecord {
 
 /// `campaigns-opened[i][id|name|open_date]`.
 public struct CampaignOpened: SectionRecord {
+    /// `id` as sent, or nil when it was not.
     public var id: String?
+    /// `name` as sent, or nil when it was not.
     public var name: String?
+    /// `open_date` as sent, or nil when it was not.
     public var openDate: String?
+    /// Keys the platform sent in this record that the model does not know, as sent.
     public var extra = FormArray()
+    /// An empty record: nothing sent.
     public init() {}
     /// The known keys, in the platform's order.
     public static let names = ["id", "name", "open_date"]
@@ -104,9 +120,13 @@ public struct CampaignOpened: SectionRecord {
 
 /// `links-clicked[i][url|clicks]`.
 public struct LinkClicked: SectionRecord {
+    /// `url` as sent, or nil when it was not.
     public var url: String?
+    /// `clicks` as sent, or nil when it was not.
     public var clicks: String?
+    /// Keys the platform sent in this record that the model does not know, as sent.
     public var extra = FormArray()
+    /// An empty record: nothing sent.
     public init() {}
     /// The known keys, in the platform's order.
     public static let names = ["url", "clicks"]
@@ -131,9 +151,13 @@ public struct LinkClicked: SectionRecord {
 
 /// `pages-visited[i][page|visit_date]`.
 public struct PageVisited: SectionRecord {
+    /// `page` as sent, or nil when it was not.
     public var page: String?
+    /// `visit_date` as sent, or nil when it was not.
     public var visitDate: String?
+    /// Keys the platform sent in this record that the model does not know, as sent.
     public var extra = FormArray()
+    /// An empty record: nothing sent.
     public init() {}
     /// The known keys, in the platform's order.
     public static let names = ["page", "visit_date"]
@@ -158,10 +182,15 @@ public struct PageVisited: SectionRecord {
 
 /// `automation-triggered[i]`, `webhooks-triggered[i]`: `[id|name|trigger_date]`.
 public struct Triggered: SectionRecord {
+    /// `id` as sent, or nil when it was not.
     public var id: String?
+    /// `name` as sent, or nil when it was not.
     public var name: String?
+    /// `trigger_date` as sent, or nil when it was not.
     public var triggerDate: String?
+    /// Keys the platform sent in this record that the model does not know, as sent.
     public var extra = FormArray()
+    /// An empty record: nothing sent.
     public init() {}
     /// The known keys, in the platform's order.
     public static let names = ["id", "name", "trigger_date"]
@@ -188,10 +217,15 @@ public struct Triggered: SectionRecord {
 
 /// `goals-reached[i][id|name|reach_date]`.
 public struct GoalReached: SectionRecord {
+    /// `id` as sent, or nil when it was not.
     public var id: String?
+    /// `name` as sent, or nil when it was not.
     public var name: String?
+    /// `reach_date` as sent, or nil when it was not.
     public var reachDate: String?
+    /// Keys the platform sent in this record that the model does not know, as sent.
     public var extra = FormArray()
+    /// An empty record: nothing sent.
     public init() {}
     /// The known keys, in the platform's order.
     public static let names = ["id", "name", "reach_date"]
@@ -218,11 +252,17 @@ public struct GoalReached: SectionRecord {
 
 /// `lead-score[i][id|name|score|score_date]`.
 public struct LeadScore: SectionRecord {
+    /// `id` as sent, or nil when it was not.
     public var id: String?
+    /// `name` as sent, or nil when it was not.
     public var name: String?
+    /// `score` as sent, or nil when it was not.
     public var score: String?
+    /// `score_date` as sent, or nil when it was not.
     public var scoreDate: String?
+    /// Keys the platform sent in this record that the model does not know, as sent.
     public var extra = FormArray()
+    /// An empty record: nothing sent.
     public init() {}
     /// The known keys, in the platform's order.
     public static let names = ["id", "name", "score", "score_date"]
@@ -251,9 +291,13 @@ public struct LeadScore: SectionRecord {
 
 /// `lead-status[score|label]` (one object) or `lead-status[i][score|label]`.
 public struct LeadStatus: SectionRecord {
+    /// `score` as sent, or nil when it was not.
     public var score: String?
+    /// `label` as sent, or nil when it was not.
     public var label: String?
+    /// Keys the platform sent in this record that the model does not know, as sent.
     public var extra = FormArray()
+    /// An empty record: nothing sent.
     public init() {}
     /// The known keys, in the platform's order.
     public static let names = ["score", "label"]

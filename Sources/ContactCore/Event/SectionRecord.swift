@@ -54,7 +54,7 @@ extension SectionRecord {
 
     /// Writes the record as a JSON object: every known key (null when absent), then
     /// `extra` when the platform sent keys we don't know.
-    public func write(to writer: inout JSONWriter) {
+    package func write(to writer: inout JSONWriter) {
         writer.beginObject()
         let names = Self.names
         for slot in names.indices {

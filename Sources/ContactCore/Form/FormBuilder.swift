@@ -9,12 +9,12 @@
 /// variable's path stay detached from their parents (`open`) until a variable leaves that
 /// path. A variable then costs a byte comparison per shared level instead of a lookup, a
 /// detach and a reattach per level; the tree is put back together when `root` is read.
-public struct FormBuilder: Sendable {
+package struct FormBuilder: Sendable {
     /// The limits enforced on every variable.
-    public let limits: FormLimits
+    package let limits: FormLimits
     /// PHP turns `.` and space in a top-level name (and `[` of an unmatched bracket) into `_`.
     /// The listener keeps names as sent; the differential tests switch this on to match PHP.
-    public let phpNameMangling: Bool
+    package let phpNameMangling: Bool
     private var variables = 0
     /// The top level; while `open` is not empty, the slot of `open[0]` holds a placeholder.
     private var top = FormArray()
@@ -43,13 +43,13 @@ public struct FormBuilder: Sendable {
     }
 
     /// Creates an empty builder.
-    public init(limits: FormLimits = .default, phpNameMangling: Bool = false) {
+    package init(limits: FormLimits = .default, phpNameMangling: Bool = false) {
         self.limits = limits
         self.phpNameMangling = phpNameMangling
     }
 
     /// The tree built so far (the open path is put back first).
-    public var root: FormArray {
+    package var root: FormArray {
         mutating get {
             close(downTo: 0)
             return top
@@ -57,13 +57,13 @@ public struct FormBuilder: Sendable {
     }
 
     /// Counts one variable against `limits.maxVars`.
-    public mutating func countVariable() throws(FormError) {
+    package mutating func countVariable() throws(FormError) {
         variables += 1
         if variables > limits.maxVars { throw .tooManyVariables(limit: limits.maxVars) }
     }
 
     /// Registers `value` under the raw (already URL-decoded) variable `name`.
-    public mutating func register(name rawName: UnsafeBufferPointer<UInt8>, value: String) throws(FormError) {
+    package mutating func register(name rawName: UnsafeBufferPointer<UInt8>, value: String) throws(FormError) {
         if rawName.count > limits.maxKeyBytes {
             throw .keyTooLong(prefix: String(decoding: rawName.prefix(32), as: UTF8.self), limit: limits.maxKeyBytes)
         }

@@ -1,5 +1,5 @@
 /// Why a body could not be decoded; each case names the offending key or value.
-public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
     /// More variables than `limits.max_vars`.
     case tooManyVariables(limit: Int)
     /// A name nested deeper than `limits.max_depth`.
@@ -18,7 +18,7 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
     case tooManyParts(limit: Int)
 
     /// The one-line message sent to the client and logged.
-    public var description: String {
+    package var description: String {
         switch self {
         case .tooManyVariables(let limit):
             return "too many variables: more than \(limit) (limits.max_vars)"
@@ -40,7 +40,7 @@ public enum FormError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// True for limit violations, which are answered 413 rather than 400.
-    public var isSizeLimit: Bool {
+    package var isSizeLimit: Bool {
         switch self {
         case .tooManyVariables, .keyTooLong, .valueTooLong, .tooManyParts: return true
         default: return false

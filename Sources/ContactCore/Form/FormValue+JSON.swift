@@ -1,7 +1,7 @@
 extension FormValue {
     /// Writes the value as PHP's `json_encode` renders the same PHP value: an array whose
     /// keys are exactly `0..n-1` in order is a JSON list, any other array an object.
-    public func write(to writer: inout JSONWriter) {
+    package func write(to writer: inout JSONWriter) {
         switch self {
         case .string(let text): writer.string(text)
         case .array(let array): array.write(to: &writer)
@@ -11,7 +11,7 @@ extension FormValue {
 
 extension FormArray {
     /// Writes the array as PHP's `json_encode` would (an empty array is `[]`).
-    public func write(to writer: inout JSONWriter) {
+    package func write(to writer: inout JSONWriter) {
         if isList {
             writer.beginArray()
             for entry in entries { entry.value.write(to: &writer) }
@@ -27,7 +27,7 @@ extension FormArray {
     }
 
     /// The PHP `json_encode` rendering as a string.
-    public var phpJSON: String {
+    package var phpJSON: String {
         var writer = JSONWriter()
         write(to: &writer)
         return writer.string

@@ -4,25 +4,25 @@
 ///
 /// Leaves stay the text that was sent: a number keeps its literal digits, `true` and
 /// `false` become `"true"` and `"false"`, and `null` becomes `""`.
-public struct JSONFormDecoder: Sendable {
+package struct JSONFormDecoder: Sendable {
     /// The limits enforced while decoding (`maxDepth` bounds the recursion).
-    public var limits: FormLimits
+    package var limits: FormLimits
     /// Leave object members whose value is `null` out, instead of storing `""`: used to
     /// read back the listener's own event JSON, where `null` means "not sent".
-    public var omitNulls: Bool
+    package var omitNulls: Bool
     /// The deepest nesting read, counted as `FormLimits.maxDepth` counts it, when it is not
     /// `limits.maxDepth`: the spool's own JSON nests deeper than the request it came from, so
     /// it is read back past `FormLimits.depthCeiling` (`ContactEvent.storedJSONDecoder`).
     var depthLimit: Int?
 
     /// Creates a decoder.
-    public init(limits: FormLimits = .default, omitNulls: Bool = false) {
+    package init(limits: FormLimits = .default, omitNulls: Bool = false) {
         self.limits = limits
         self.omitNulls = omitNulls
     }
 
     /// Decodes `input`, whose top level must be an object or a list.
-    public func decode(_ input: UnsafeBufferPointer<UInt8>) throws(FormError) -> FormArray {
+    package func decode(_ input: UnsafeBufferPointer<UInt8>) throws(FormError) -> FormArray {
         var parser = Parser(input: input, limits: limits, maxDepth: depthLimit ?? limits.maxDepth, omitNulls: omitNulls)
         parser.skipWhitespace()
         if parser.position >= input.count { throw .invalidJSON(offset: 0, reason: "empty body") }
@@ -36,7 +36,7 @@ public struct JSONFormDecoder: Sendable {
     }
 
     /// Decodes the bytes of `input`.
-    public func decode(_ input: some Collection<UInt8>) throws(FormError) -> FormArray {
+    package func decode(_ input: some Collection<UInt8>) throws(FormError) -> FormArray {
         let bytes = Array(input)
         return try bytes.withUnsafeBufferPointer { (buffer) throws(FormError) -> FormArray in try decode(buffer) }
     }

@@ -1,14 +1,14 @@
 /// Decodes `multipart/form-data` bodies with PHP's rules (main/rfc1867.c): each part's
 /// `name` goes through the same registration as a URL-encoded name (but is not
 /// URL-decoded), and parts with a `filename` are uploads, not form values, so they are skipped.
-public struct MultipartFormDecoder: Sendable {
+package struct MultipartFormDecoder: Sendable {
     /// The limits enforced while decoding; every part counts against `maxVars`.
-    public var limits: FormLimits
+    package var limits: FormLimits
     /// Copy PHP's `.`/space → `_` renaming of top-level names (see `FormBuilder`).
-    public var phpNameMangling: Bool
+    package var phpNameMangling: Bool
 
     /// Creates a decoder.
-    public init(limits: FormLimits = .default, phpNameMangling: Bool = false) {
+    package init(limits: FormLimits = .default, phpNameMangling: Bool = false) {
         self.limits = limits
         self.phpNameMangling = phpNameMangling
     }
@@ -19,7 +19,7 @@ public struct MultipartFormDecoder: Sendable {
     /// `,` or spaces; an unclosed quote is an invalid boundary), an unquoted one ends at `,`
     /// or `;` (`strpbrk(boundary, ",;")`). Unlike PHP's `strstr(content_type, "boundary")`,
     /// only a parameter named `boundary` counts, not the word inside another value.
-    public static func boundary(fromContentType contentType: String) -> String? {
+    package static func boundary(fromContentType contentType: String) -> String? {
         var rest = Substring(contentType)
         guard let firstSemicolon = rest.firstIndex(of: ";") else { return nil }
         rest = rest[rest.index(after: firstSemicolon)...]
@@ -52,10 +52,10 @@ public struct MultipartFormDecoder: Sendable {
 
     /// RFC 2046 §5.1.1: a boundary is 1 to 70 characters. A longer one is refused before
     /// the body is searched for it.
-    public static let maxBoundaryLength = 70
+    package static let maxBoundaryLength = 70
 
     /// Decodes `input`, split at `--boundary` delimiter lines.
-    public func decode(_ input: UnsafeBufferPointer<UInt8>, boundary: String) throws(FormError) -> FormArray {
+    package func decode(_ input: UnsafeBufferPointer<UInt8>, boundary: String) throws(FormError) -> FormArray {
         guard (1...Self.maxBoundaryLength).contains(boundary.utf8.count) else {
             throw .invalidMultipart(reason: "the boundary is \(boundary.utf8.count) characters long; RFC 2046 allows 1 to \(Self.maxBoundaryLength)")
         }
@@ -104,7 +104,7 @@ public struct MultipartFormDecoder: Sendable {
     }
 
     /// Decodes the bytes of `input`.
-    public func decode(_ input: some Collection<UInt8>, boundary: String) throws(FormError) -> FormArray {
+    package func decode(_ input: some Collection<UInt8>, boundary: String) throws(FormError) -> FormArray {
         let bytes = Array(input)
         return try bytes.withUnsafeBufferPointer { (buffer) throws(FormError) -> FormArray in
             try decode(buffer, boundary: boundary)

@@ -1,9 +1,9 @@
 /// Encodes a tree the way PHP's `http_build_query` does (RFC 1738 `urlencode`, `[` and `]`
 /// encoded in keys, empty arrays left out), so `send-test` sends exactly what the platform
 /// would.
-public enum PHPQueryEncoder {
+package enum PHPQueryEncoder {
     /// `a=1&b%5Bc%5D=2` for `["a": "1", "b": ["c": "2"]]`.
-    public static func encode(_ array: FormArray) -> String {
+    package static func encode(_ array: FormArray) -> String {
         var pairs: [String] = []
         append(array, prefix: nil, to: &pairs)
         return pairs.joined(separator: "&")
@@ -20,7 +20,7 @@ public enum PHPQueryEncoder {
     }
 
     /// PHP's `urlencode`: letters, digits and `-_.` stay, a space is `+`, the rest `%XX`.
-    public static func urlencode(_ text: String) -> String {
+    package static func urlencode(_ text: String) -> String {
         var output = ""
         output.reserveCapacity(text.utf8.count)
         for byte in text.utf8 {

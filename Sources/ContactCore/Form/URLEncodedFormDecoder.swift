@@ -1,26 +1,26 @@
 /// Decodes `application/x-www-form-urlencoded` bodies and query strings exactly as PHP
 /// fills `$_POST` / `parse_str` (main/php_variables.c `add_post_var`, `php_url_decode`).
-public struct URLEncodedFormDecoder: Sendable {
+package struct URLEncodedFormDecoder: Sendable {
     /// The limits enforced while decoding.
-    public var limits: FormLimits
+    package var limits: FormLimits
     /// Copy PHP's `.`/space → `_` renaming of top-level names (see `FormBuilder`).
-    public var phpNameMangling: Bool
+    package var phpNameMangling: Bool
 
     /// Creates a decoder.
-    public init(limits: FormLimits = .default, phpNameMangling: Bool = false) {
+    package init(limits: FormLimits = .default, phpNameMangling: Bool = false) {
         self.limits = limits
         self.phpNameMangling = phpNameMangling
     }
 
     /// Decodes `input` into a fresh tree.
-    public func decode(_ input: UnsafeBufferPointer<UInt8>) throws(FormError) -> FormArray {
+    package func decode(_ input: UnsafeBufferPointer<UInt8>) throws(FormError) -> FormArray {
         var builder = FormBuilder(limits: limits, phpNameMangling: phpNameMangling)
         try decode(input, into: &builder)
         return builder.root
     }
 
     /// Decodes the bytes of `input` into a fresh tree.
-    public func decode(_ input: some Collection<UInt8>) throws(FormError) -> FormArray {
+    package func decode(_ input: some Collection<UInt8>) throws(FormError) -> FormArray {
         let bytes = Array(input)
         return try bytes.withUnsafeBufferPointer { (buffer) throws(FormError) -> FormArray in try decode(buffer) }
     }
@@ -29,7 +29,7 @@ public struct URLEncodedFormDecoder: Sendable {
     ///
     /// Separators are found with `memchr` and names decoded into one scratch buffer that
     /// lives as long as the call: the byte loop is where the decoder spends its time.
-    public func decode(_ input: UnsafeBufferPointer<UInt8>, into builder: inout FormBuilder) throws(FormError) {
+    package func decode(_ input: UnsafeBufferPointer<UInt8>, into builder: inout FormBuilder) throws(FormError) {
         guard let base = input.baseAddress, !input.isEmpty else { return }
         var capacity = 256
         var scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)

@@ -1,33 +1,33 @@
 /// One HTTP request as the web server hands it over (FastCGI params or the CGI
 /// environment, plus the body).
-public struct Request: Sendable {
+package struct Request: Sendable {
     /// The CGI/FastCGI parameters (`REQUEST_METHOD`, `QUERY_STRING`, `HTTP_*` headers, …).
-    public var params: RequestParameters
+    package var params: RequestParameters
     /// The request body (empty for GET).
-    public var body: [UInt8]
+    package var body: [UInt8]
 
     /// Creates a request.
-    public init(params: RequestParameters, body: [UInt8]) {
+    package init(params: RequestParameters, body: [UInt8]) {
         self.params = params
         self.body = body
     }
 
     /// Creates a request from a dictionary of parameters.
-    public init(params: [String: String], body: [UInt8]) {
+    package init(params: [String: String], body: [UInt8]) {
         self.init(params: RequestParameters(params), body: body)
     }
 
     /// `REQUEST_METHOD`, upper-cased as sent.
-    public var method: String { params["REQUEST_METHOD"] ?? "GET" }
+    package var method: String { params["REQUEST_METHOD"] ?? "GET" }
     /// `QUERY_STRING` (may be empty).
-    public var queryString: String { params["QUERY_STRING"] ?? "" }
+    package var queryString: String { params["QUERY_STRING"] ?? "" }
     /// `CONTENT_TYPE`, or nil when absent or empty.
-    public var contentType: String? { params["CONTENT_TYPE"].flatMap { $0.isEmpty ? nil : $0 } }
+    package var contentType: String? { params["CONTENT_TYPE"].flatMap { $0.isEmpty ? nil : $0 } }
     /// `REMOTE_ADDR`.
-    public var remoteAddress: String? { params["REMOTE_ADDR"] }
+    package var remoteAddress: String? { params["REMOTE_ADDR"] }
 
     /// A request header by its HTTP name (`X-Listener-Token` → `HTTP_X_LISTENER_TOKEN`).
-    public func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         var key = "HTTP_"
         for byte in name.utf8 {
             let mapped: UInt8
@@ -43,13 +43,13 @@ public struct Request: Sendable {
 }
 
 /// Reads a request body from the web server (FastCGI stream or CGI stdin).
-public protocol BodySource {
+package protocol BodySource {
     /// Reads up to `buffer.count` bytes; returns 0 at end of input, or throws.
     mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(RequestError) -> Int
 }
 
 /// Why a request was refused before it was decoded.
-public enum RequestError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum RequestError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `CONTENT_LENGTH` over `limits.max_body_bytes`.
     case bodyTooLarge(length: Int, limit: Int)
     /// `CONTENT_LENGTH` is not a number.
@@ -62,7 +62,7 @@ public enum RequestError: Error, Equatable, Sendable, CustomStringConvertible {
     case headersTooLarge(size: Int, limit: Int)
 
     /// The one-line message sent to the client and logged.
-    public var description: String {
+    package var description: String {
         switch self {
         case .bodyTooLarge(let length, let limit):
             return "body of \(length) bytes is larger than \(limit) bytes (limits.max_body_bytes)"
@@ -84,7 +84,7 @@ extension Request {
     ///
     /// `CONTENT_LENGTH` is checked against `maxBodyBytes` before anything is read, and the
     /// body is read with that cap, so an oversized body is never buffered.
-    public static func read(
+    package static func read(
         params: RequestParameters, body source: inout some BodySource, maxBodyBytes: Int, maxHeaderBytes: Int = Int.max
     ) throws(RequestError) -> Request {
         if params.size > maxHeaderBytes { throw .headersTooLarge(size: params.size, limit: maxHeaderBytes) }
@@ -113,7 +113,7 @@ extension Request {
     }
 
     /// `read(params:body:maxBodyBytes:maxHeaderBytes:)` with the parameters in a dictionary.
-    public static func read(
+    package static func read(
         params: [String: String], body source: inout some BodySource, maxBodyBytes: Int, maxHeaderBytes: Int = Int.max
     ) throws(RequestError) -> Request {
         try read(params: RequestParameters(params), body: &source, maxBodyBytes: maxBodyBytes, maxHeaderBytes: maxHeaderBytes)

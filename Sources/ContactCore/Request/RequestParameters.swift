@@ -12,7 +12,7 @@ import Darwin
 /// Copying them into a `[String: String]` makes two Strings and a hashed insert of each,
 /// a visible share of a request (BENCHMARKS.md); this keeps one byte buffer and an offset
 /// table. A name sent twice is found as its last value, as a dictionary kept it.
-public struct RequestParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral {
+package struct RequestParameters: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     private var bytes: [UInt8] = []
     private var entries: [Entry] = []
 
@@ -24,26 +24,26 @@ public struct RequestParameters: Sendable, Sequence, ExpressibleByDictionaryLite
     }
 
     /// No parameters.
-    public init() {}
+    package init() {}
 
     /// The parameters of a dictionary (tests, the CGI environment, `decode`).
-    public init(_ dictionary: [String: String]) {
+    package init(_ dictionary: [String: String]) {
         for (name, value) in dictionary { append(name: name, value: value) }
     }
 
     /// The parameters of a literal: `["REQUEST_METHOD": "POST"]`.
-    public init(dictionaryLiteral elements: (String, String)...) {
+    package init(dictionaryLiteral elements: (String, String)...) {
         for (name, value) in elements { append(name: name, value: value) }
     }
 
     /// Makes room for `count` parameters of `bytes` bytes in total.
-    public mutating func reserveCapacity(count: Int, bytes size: Int) {
+    package mutating func reserveCapacity(count: Int, bytes size: Int) {
         entries.reserveCapacity(count)
         bytes.reserveCapacity(size)
     }
 
     /// Appends one `NAME=value` entry as the web server sent it; one without `=` is ignored.
-    public mutating func append(entry: UnsafeRawBufferPointer) {
+    package mutating func append(entry: UnsafeRawBufferPointer) {
         guard let equals = ByteSearch.firstIndex(of: UInt8(ascii: "="), in: entry.assumingMemoryBound(to: UInt8.self)) else { return }
         let start = bytes.count
         bytes.append(contentsOf: entry)
@@ -51,7 +51,7 @@ public struct RequestParameters: Sendable, Sequence, ExpressibleByDictionaryLite
     }
 
     /// Appends a parameter; it hides an earlier one of the same name.
-    public mutating func append(name: String, value: String) {
+    package mutating func append(name: String, value: String) {
         let start = bytes.count
         bytes.append(contentsOf: name.utf8)
         let equals = bytes.count
@@ -61,7 +61,7 @@ public struct RequestParameters: Sendable, Sequence, ExpressibleByDictionaryLite
     }
 
     /// The value of the parameter `name`, or nil. Setting one replaces it (nil removes it).
-    public subscript(name: String) -> String? {
+    package subscript(name: String) -> String? {
         get {
             guard let entry = find(name) else { return nil }
             return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[(entry.equals + 1)..<entry.end]), as: UTF8.self) }
@@ -73,14 +73,14 @@ public struct RequestParameters: Sendable, Sequence, ExpressibleByDictionaryLite
     }
 
     /// The number of entries as sent.
-    public var count: Int { entries.count }
+    package var count: Int { entries.count }
 
     /// The bytes of every name and value, plus two per parameter (`=` and a terminator),
     /// which is what `limits.max_header_bytes` counts.
-    public var size: Int { bytes.count + entries.count }
+    package var size: Int { bytes.count + entries.count }
 
     /// The parameters in the order sent, as `(name, value)`.
-    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
+    package func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
         bytes.withUnsafeBufferPointer { all in
             entries.map { entry in
                 (String(decoding: UnsafeBufferPointer(rebasing: all[entry.start..<entry.equals]), as: UTF8.self),
@@ -90,7 +90,7 @@ public struct RequestParameters: Sendable, Sequence, ExpressibleByDictionaryLite
     }
 
     /// The parameters as a dictionary (the last of a repeated name wins).
-    public var dictionary: [String: String] {
+    package var dictionary: [String: String] {
         var result: [String: String] = [:]
         for (name, value) in self { result[name] = value }
         return result

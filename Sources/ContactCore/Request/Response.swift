@@ -1,21 +1,21 @@
 /// An answer to the web server: a status, a JSON body, in CGI's response format.
-public struct Response: Sendable, Equatable {
+package struct Response: Sendable, Equatable {
     /// The HTTP status code.
-    public var status: Int
+    package var status: Int
     /// The body (one line of JSON, or `pong`, …).
-    public var body: [UInt8]
+    package var body: [UInt8]
     /// The media type of `body`.
-    public var contentType: String
+    package var contentType: String
 
     /// Creates a response.
-    public init(status: Int, body: [UInt8], contentType: String = "application/json") {
+    package init(status: Int, body: [UInt8], contentType: String = "application/json") {
         self.status = status
         self.body = body
         self.contentType = contentType
     }
 
     /// `{"ok":false,"error":"…"}` with `status`.
-    public static func error(_ status: Int, _ message: String) -> Response {
+    package static func error(_ status: Int, _ message: String) -> Response {
         var writer = JSONWriter(capacity: 96 + message.utf8.count)
         writer.beginObject()
         writer.key("ok")
@@ -28,7 +28,7 @@ public struct Response: Sendable, Equatable {
     }
 
     /// The CGI/FastCGI wire form: `Status:` and headers, a blank line, the body.
-    public var wireBytes: [UInt8] {
+    package var wireBytes: [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(body.count + 128)
         bytes.append(contentsOf: "Status: \(status) \(Response.reason(status))\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\nCache-Control: no-store\r\n\r\n".utf8)
@@ -37,7 +37,7 @@ public struct Response: Sendable, Equatable {
     }
 
     /// The standard reason phrase of the codes the listener uses.
-    public static func reason(_ status: Int) -> String {
+    package static func reason(_ status: Int) -> String {
         switch status {
         case 200: return "OK"
         case 400: return "Bad Request"

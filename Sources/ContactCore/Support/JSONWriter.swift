@@ -3,31 +3,31 @@
 /// Strings are escaped as PHP's `json_encode($v, JSON_UNESCAPED_SLASHES |
 /// JSON_UNESCAPED_UNICODE)` escapes them (U+2028/U+2029 included), so `decode --raw`
 /// output compares byte for byte with PHP's.
-public struct JSONWriter: Sendable {
+package struct JSONWriter: Sendable {
     /// The UTF-8 output written so far.
-    public var bytes: [UInt8]
+    package var bytes: [UInt8]
     private var needsComma = false
 
     /// Creates a writer with room for `capacity` bytes.
-    public init(capacity: Int = 1024) {
+    package init(capacity: Int = 1024) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
 
     /// The output as a `String`.
-    public var string: String { String(decoding: bytes, as: UTF8.self) }
+    package var string: String { String(decoding: bytes, as: UTF8.self) }
 
     /// Opens an object (`{`).
-    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma = false }
+    package mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma = false }
     /// Closes an object (`}`).
-    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    package mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
     /// Opens an array (`[`).
-    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma = false }
+    package mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma = false }
     /// Closes an array (`]`).
-    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+    package mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
 
     /// Writes an object key; the next value written belongs to it.
-    public mutating func key(_ name: String) {
+    package mutating func key(_ name: String) {
         separate()
         appendQuoted(name)
         bytes.append(UInt8(ascii: ":"))
@@ -35,28 +35,28 @@ public struct JSONWriter: Sendable {
     }
 
     /// Writes a string value.
-    public mutating func string(_ value: String) { separate(); appendQuoted(value); needsComma = true }
+    package mutating func string(_ value: String) { separate(); appendQuoted(value); needsComma = true }
 
     /// Writes a string value, or `null` for nil.
-    public mutating func optionalString(_ value: String?) {
+    package mutating func optionalString(_ value: String?) {
         if let value { string(value) } else { raw("null") }
     }
 
     /// Writes a boolean value.
-    public mutating func bool(_ value: Bool) { raw(value ? "true" : "false") }
+    package mutating func bool(_ value: Bool) { raw(value ? "true" : "false") }
 
     /// Writes an integer value.
-    public mutating func int(_ value: Int) { raw(String(value)) }
+    package mutating func int(_ value: Int) { raw(String(value)) }
 
     /// Writes `text` verbatim as one value (a number, `null`, or pre-rendered JSON).
-    public mutating func raw(_ text: String) {
+    package mutating func raw(_ text: String) {
         separate()
         bytes.append(contentsOf: text.utf8)
         needsComma = true
     }
 
     /// Writes `"key":"value"` for a non-nil value, and nothing for nil.
-    public mutating func member(_ name: String, _ value: String?) {
+    package mutating func member(_ name: String, _ value: String?) {
         guard let value else { return }
         key(name)
         string(value)
@@ -70,7 +70,7 @@ public struct JSONWriter: Sendable {
 
     /// Writes an object key that needs no escaping (a literal of this program: printable
     /// ASCII without `"` or `\\`), copying it as it is.
-    public mutating func plainKey(_ name: String) {
+    package mutating func plainKey(_ name: String) {
         separate()
         bytes.append(UInt8(ascii: "\""))
         bytes.append(contentsOf: name.utf8)

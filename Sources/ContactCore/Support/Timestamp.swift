@@ -5,9 +5,9 @@ import Darwin
 #endif
 
 /// Wall-clock timestamps without Foundation's date formatters (they are slow per request).
-public enum Timestamp {
+package enum Timestamp {
     /// Now as RFC 3339 UTC with milliseconds: `2026-11-29T08:41:14.123Z`.
-    public static func now() -> String {
+    package static func now() -> String {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return format(seconds: Int(spec.tv_sec), milliseconds: Int(spec.tv_nsec) / 1_000_000)
@@ -17,7 +17,7 @@ public enum Timestamp {
     ///
     /// The 24 bytes are written in place, without padding and interpolating seven numbers
     /// through String (it runs twice per request).
-    public static func format(seconds: Int, milliseconds: Int) -> String {
+    package static func format(seconds: Int, milliseconds: Int) -> String {
         var time = time_t(seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
@@ -56,19 +56,19 @@ public enum Timestamp {
     }
 
     /// Wall-clock nanoseconds since the Unix epoch.
-    public static func unixNanoseconds() -> UInt64 {
+    package static func unixNanoseconds() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 
     /// Formats Unix milliseconds as RFC 3339 UTC.
-    public static func format(milliseconds: Int64) -> String {
+    package static func format(milliseconds: Int64) -> String {
         format(seconds: Int(milliseconds / 1_000), milliseconds: Int(milliseconds % 1_000))
     }
 
     /// A monotonic clock reading in nanoseconds, for measuring durations.
-    public static func monotonicNanoseconds() -> UInt64 {
+    package static func monotonicNanoseconds() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)

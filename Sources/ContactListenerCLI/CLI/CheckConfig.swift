@@ -5,9 +5,9 @@ import ArgumentParser
 
 extension ContactListener {
     /// `contact-listener check-config`: validate a configuration and print what is in force.
-    public struct CheckConfig: ParsableCommand {
+    package struct CheckConfig: ParsableCommand {
         /// Help for `check-config`.
-        public static let configuration = CommandConfiguration(
+        package static let configuration = CommandConfiguration(
             commandName: "check-config",
             abstract: "Validate the configuration and print the effective settings.",
             discussion: """
@@ -19,10 +19,10 @@ extension ContactListener {
         var config: String?
 
         /// Creates the command (ArgumentParser needs it).
-        public init() {}
+        package init() {}
 
         /// Runs `check-config`.
-        public func run() throws {
+        package func run() throws {
             let configuration: ListenerConfiguration
             do {
                 configuration = try ConfigurationLoader.load(explicit: config)
@@ -89,16 +89,16 @@ extension ContactListener {
     }
 
     /// `contact-listener handlers`: the handler types this binary knows.
-    public struct Handlers: ParsableCommand {
+    package struct Handlers: ParsableCommand {
         /// Help for `handlers`.
-        public static let configuration = CommandConfiguration(
+        package static let configuration = CommandConfiguration(
             abstract: "List the handler types and their options.")
 
         /// Creates the command (ArgumentParser needs it).
-        public init() {}
+        package init() {}
 
         /// Runs `handlers`.
-        public func run() {
+        package func run() {
             for factory in HandlerRegistry.all {
                 print("\(factory.type): \(factory.summary)")
                 print("  name: a unique name for logs and the spool (default: the type)")

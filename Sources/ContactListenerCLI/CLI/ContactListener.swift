@@ -47,10 +47,10 @@ public struct ContactListener: ParsableCommand {
     )
 
     /// The release version.
-    public static let version = ListenerVersion.number
+    package static let version = ListenerVersion.number
 
     /// What `--version` prints: the version and how this binary was built.
-    public static var versionLine: String {
+    package static var versionLine: String {
         #if DEBUG
         let mode = "debug"
         #else

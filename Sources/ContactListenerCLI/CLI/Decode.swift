@@ -6,9 +6,9 @@ import ArgumentParser
 
 extension ContactListener {
     /// `contact-listener decode`: see what the listener makes of a body, from the shell.
-    public struct Decode: ParsableCommand {
+    package struct Decode: ParsableCommand {
         /// Help for `decode`.
-        public static let configuration = CommandConfiguration(
+        package static let configuration = CommandConfiguration(
             abstract: "Decode a request body from FILE or stdin and print it as JSON.",
             discussion: """
                 Without --raw, prints the contact event the listener would store. With --raw, \
@@ -37,10 +37,10 @@ extension ContactListener {
         var file: String?
 
         /// Creates the command (ArgumentParser needs it).
-        public init() {}
+        package init() {}
 
         /// Runs `decode`.
-        public func run() throws {
+        package func run() throws {
             var configuration = ListenerConfiguration.defaults()
             if let config {
                 do { configuration = try ConfigurationLoader.load(explicit: config) } catch {

@@ -9,9 +9,9 @@ import Glibc
 
 extension ContactListener {
     /// `contact-listener init`: a starter config and the matching web-server snippet.
-    public struct Init: ParsableCommand {
+    package struct Init: ParsableCommand {
         /// Help for `init`.
-        public static let configuration = CommandConfiguration(
+        package static let configuration = CommandConfiguration(
             abstract: "Write a starter config and web-server snippet for this machine, with a fresh token.",
             discussion: """
                 --nginx (default) and --apache write a config for `contact-listener serve` on a unix \
@@ -42,10 +42,10 @@ extension ContactListener {
         var force = false
 
         /// Creates the command (ArgumentParser needs it).
-        public init() {}
+        package init() {}
 
         /// Runs `init`.
-        public func run() throws {
+        package func run() throws {
             let dir = Self.absolute(directory)
             do {
                 // The folder must be searchable by the web server (it reaches run/ and the

@@ -9,9 +9,9 @@ import NIOHTTP1
 
 extension ContactListener {
     /// `contact-listener send-test URL`: send what the platform would, and explain the answer.
-    public struct SendTest: ParsableCommand {
+    package struct SendTest: ParsableCommand {
         /// Help for `send-test`.
-        public static let configuration = CommandConfiguration(
+        package static let configuration = CommandConfiguration(
             commandName: "send-test",
             abstract: "Send a realistic test contact to a listener URL, as the platform would, and say whether it was stored.",
             discussion: """
@@ -41,10 +41,10 @@ extension ContactListener {
         var timeout = "15s"
 
         /// Creates the command (ArgumentParser needs it).
-        public init() {}
+        package init() {}
 
         /// Runs `send-test`.
-        public func run() throws {
+        package func run() throws {
             let transactionID = "send-test-\(RequestIDGenerator().next())"
             var target = url
             var body: [UInt8] = []

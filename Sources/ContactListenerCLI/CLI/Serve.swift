@@ -10,9 +10,9 @@ import Glibc
 
 extension ContactListener {
     /// `contact-listener serve`: the multi-threaded FastCGI listener.
-    public struct Serve: ParsableCommand {
+    package struct Serve: ParsableCommand {
         /// Help for `serve`.
-        public static let configuration = CommandConfiguration(
+        package static let configuration = CommandConfiguration(
             abstract: "Serve FastCGI requests from nginx or Apache until SIGTERM.",
             discussion: """
                 Point the web server at the socket: nginx `fastcgi_pass unix:/run/contact-listener/listener.sock;` \
@@ -35,10 +35,10 @@ extension ContactListener {
         var threads: Int?
 
         /// Creates the command (ArgumentParser needs it).
-        public init() {}
+        package init() {}
 
         /// Runs `serve`.
-        public func run() throws {
+        package func run() throws {
             let status = Self.run(configPath: config, listen: listen, threads: threads, environment: ProcessEnvironment.current)
             if status != 0 { throw ExitCode(status) }
         }

@@ -6,9 +6,9 @@ import ArgumentParser
 
 extension ContactListener {
     /// `contact-listener spool …`: look into the spool and act on dead letters.
-    public struct SpoolCommand: ParsableCommand {
+    package struct SpoolCommand: ParsableCommand {
         /// Help for `spool`.
-        public static let configuration = CommandConfiguration(
+        package static let configuration = CommandConfiguration(
             commandName: "spool",
             abstract: "Inspect the durable spool: counts, failed and dead deliveries, retries, purges.",
             discussion: """
@@ -26,7 +26,7 @@ extension ContactListener {
             subcommands: [Status.self, List.self, Show.self, Retry.self, Purge.self])
 
         /// Creates the command (ArgumentParser needs it).
-        public init() {}
+        package init() {}
 
         /// Options shared by the spool subcommands.
         struct Common: ParsableArguments {
@@ -217,9 +217,9 @@ extension ContactListener {
     }
 
     /// `contact-listener drain`: deliver what is due, for cron in CGI setups.
-    public struct Drain: ParsableCommand {
+    package struct Drain: ParsableCommand {
         /// Help for `drain`.
-        public static let configuration = CommandConfiguration(
+        package static let configuration = CommandConfiguration(
             abstract: "Deliver pending and due spooled events, then exit (for cron in CGI setups).",
             discussion: "Example crontab line: * * * * * /path/to/contact-listener drain --config /path/to/contact-listener.yaml")
 
@@ -230,10 +230,10 @@ extension ContactListener {
         var maxTime = "50s"
 
         /// Creates the command (ArgumentParser needs it).
-        public init() {}
+        package init() {}
 
         /// Runs `drain`.
-        public func run() throws {
+        package func run() throws {
             guard let budget = DurationText.milliseconds(maxTime) else { throw ValidationError("--max-time takes a duration like 50s") }
             let service: ListenerService
             do {

@@ -2,7 +2,7 @@
 /// `content_type` (type and subtype are case-insensitive and parameters follow `;`,
 /// RFC 9110 §8.3.1).
 import ContactListenerKit
-public enum BodyEncoding: Sendable, Equatable {
+package enum BodyEncoding: Sendable, Equatable {
     /// `application/json` or a `+json` structured syntax suffix (RFC 6839 §3.1): JSON
     /// string escaping (RFC 8259 §7), so a value is always data.
     case json
@@ -13,7 +13,7 @@ public enum BodyEncoding: Sendable, Equatable {
     case other
 
     /// The encoding for a `Content-Type` value.
-    public init(contentType: String) {
+    package init(contentType: String) {
         let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let essence = mediaType.trimmingCharacters(in: " \t").lowercased()
         if essence == "application/json" || essence.hasSuffix("+json") {

@@ -10,7 +10,7 @@ import ContactListenerKit
 /// placeholder becomes `null` when the event lacks the value), `true`, `false`, `null` and
 /// numbers in RFC 8259 §6's grammar stay as written. A YAML string is a text template whose
 /// values are encoded for the content type (`BodyEncoding`).
-public indirect enum BodyTemplate: Sendable, Equatable {
+package indirect enum BodyTemplate: Sendable, Equatable {
     /// The event's own JSON.
     case eventJSON
     /// A JSON object.
@@ -25,7 +25,7 @@ public indirect enum BodyTemplate: Sendable, Equatable {
     case text([Piece], encoding: BodyEncoding)
 
     /// Literal text or a placeholder.
-    public enum Piece: Sendable, Equatable {
+    package enum Piece: Sendable, Equatable {
         /// Text copied as is.
         case text(String)
         /// A value looked up in the event (in a JSON text body: written as a JSON value).
@@ -35,7 +35,7 @@ public indirect enum BodyTemplate: Sendable, Equatable {
     }
 
     /// Compiles the `body:` option (nil means the event's JSON) for `contentType`.
-    public static func compile(_ node: ConfigNode?, contentType: String) throws(ConfigurationError) -> BodyTemplate {
+    package static func compile(_ node: ConfigNode?, contentType: String) throws(ConfigurationError) -> BodyTemplate {
         guard let node else { return .eventJSON }
         let encoding = BodyEncoding(contentType: contentType)
         guard node.node.scalar != nil else {
@@ -175,7 +175,7 @@ public indirect enum BodyTemplate: Sendable, Equatable {
     }
 
     /// The body bytes for `delivery`.
-    public func render(_ delivery: Delivery) -> [UInt8] {
+    package func render(_ delivery: Delivery) -> [UInt8] {
         switch self {
         case .eventJSON:
             return delivery.json
@@ -260,7 +260,7 @@ public indirect enum BodyTemplate: Sendable, Equatable {
     }
 
     /// Equality by structure (tuples aren't Equatable by themselves).
-    public static func == (lhs: BodyTemplate, rhs: BodyTemplate) -> Bool {
+    package static func == (lhs: BodyTemplate, rhs: BodyTemplate) -> Bool {
         switch (lhs, rhs) {
         case (.eventJSON, .eventJSON): return true
         case (.object(let a), .object(let b)): return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }

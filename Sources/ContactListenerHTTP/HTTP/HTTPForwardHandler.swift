@@ -11,9 +11,9 @@ import NIOHTTP1
 /// Every attempt for one event carries the same `Idempotency-Key` (the event's request id),
 /// so an API that honours the header stores a retried event once even when an attempt timed
 /// out after the API had stored it (draft-ietf-httpapi-idempotency-key-header).
-public final class HTTPForwardHandler: ContactHandler {
+package final class HTTPForwardHandler: ContactHandler {
     /// The handler's configured name.
-    public let name: String
+    package let name: String
     private let url: String
     private let shownURL: RedactedURL
     private let method: HTTPMethod
@@ -33,7 +33,7 @@ public final class HTTPForwardHandler: ContactHandler {
 
     /// Creates a handler; `timeout` is in milliseconds; `idempotencyHeader` (nil: none)
     /// carries the event's request id.
-    public init(
+    package init(
         name: String, url: String, method: HTTPMethod, headers: [(String, String)], body: BodyTemplate, contentType: String,
         idempotencyHeader: String? = "Idempotency-Key", timeout: Int64
     ) {
@@ -64,7 +64,7 @@ public final class HTTPForwardHandler: ContactHandler {
     }
 
     /// Sends one request and waits for the answer (on a dispatcher thread, never an event loop).
-    public func handle(_ delivery: Delivery) throws {
+    package func handle(_ delivery: Delivery) throws {
         var request: HTTPClient.Request
         do {
             request = try HTTPClient.Request(url: url, method: method)
@@ -127,7 +127,7 @@ public final class HTTPForwardHandler: ContactHandler {
     }
 
     /// Shuts the client down.
-    public func close() {
+    package func close() {
         try? client.syncShutdown()
     }
 
@@ -138,10 +138,10 @@ public final class HTTPForwardHandler: ContactHandler {
     }
 
     /// `type: http`.
-    public enum Factory: ContactHandlerFactory {
-        public static let type = "http"
-        public static let summary = "send each event to a CRM's API or any URL (JSON, or a template)"
-        public static let options: [(name: String, help: String)] = [
+    package enum Factory: ContactHandlerFactory {
+        package static let type = "http"
+        package static let summary = "send each event to a CRM's API or any URL (JSON, or a template)"
+        package static let options: [(name: String, help: String)] = [
             ("url", "where to send (required); ${ENV} works, e.g. https://api.example.com/contacts?key=${CRM_KEY}"),
             ("method", "POST (default), PUT or PATCH"),
             ("headers", "a mapping of header names to values, e.g. Authorization: \"Bearer ${CRM_TOKEN}\""),
@@ -151,7 +151,7 @@ public final class HTTPForwardHandler: ContactHandler {
             ("timeout", "per attempt, e.g. 10s (default)"),
         ]
 
-        public static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
+        package static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
             try checkKeys(configuration)
             let options = configuration.options
             guard let urlNode = options["url"] else { throw options.error("an http handler needs 'url'") }

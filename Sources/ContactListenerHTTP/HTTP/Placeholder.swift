@@ -6,7 +6,7 @@
 /// last one sent), `{{extra.NAME}}` (a top-level parameter outside the model), `{{event}}`
 /// (the whole event as JSON).
 import ContactListenerKit
-public enum Placeholder: Sendable, Equatable {
+package enum Placeholder: Sendable, Equatable {
     /// `{{transactionid}}`.
     case transactionID
     /// `{{contact.KEY}}`.
@@ -23,7 +23,7 @@ public enum Placeholder: Sendable, Equatable {
     case event
 
     /// Parses the text between `{{` and `}}`; nil explains nothing, the caller names the key.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         let path = text.trimmingCharacters(in: " ")
         if path == "transactionid" { self = .transactionID; return }
         if path == "event" { self = .event; return }
@@ -47,7 +47,7 @@ public enum Placeholder: Sendable, Equatable {
     }
 
     /// The value for `delivery`, or nil when the event doesn't have it.
-    public func value(in delivery: Delivery) -> String? {
+    package func value(in delivery: Delivery) -> String? {
         let event = delivery.event
         switch self {
         case .transactionID: return event.transactionID

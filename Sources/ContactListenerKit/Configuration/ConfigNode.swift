@@ -1,11 +1,11 @@
-@preconcurrency import Yams
+@preconcurrency package import Yams
 
+// `@unchecked`: Yams.Node is an immutable value tree that Yams doesn't annotate Sendable.
 /// A position in a parsed configuration file: typed accessors that report the file,
 /// line and key path of a bad value, and expand `${VAR}` from the environment.
-// `@unchecked`: Yams.Node is an immutable value tree that Yams doesn't annotate Sendable.
 public struct ConfigNode: @unchecked Sendable {
     /// The YAML node (JSON is YAML too).
-    public let node: Node
+    package let node: Node
     /// The dotted key path of this node (`handlers[0]`).
     public let path: String
     /// The file it came from.
@@ -14,7 +14,7 @@ public struct ConfigNode: @unchecked Sendable {
     let environment: [String: String]
 
     /// Wraps `node`, found at `path` in `file`.
-    public init(node: Node, path: String, file: String, environment: [String: String]) {
+    package init(node: Node, path: String, file: String, environment: [String: String]) {
         self.node = node
         self.path = path
         self.file = file
@@ -26,7 +26,7 @@ public struct ConfigNode: @unchecked Sendable {
     /// Built with Yams' basic resolver and `treeConstructor()`: `Node`'s string literals use
     /// `Resolver.default`, whose first use compiles ICU regular expressions, and
     /// `Constructor.default`; either would dominate a CGI request.
-    public static func built(_ pairs: KeyValuePairs<String, String>, path: String, file: String, environment: [String: String]) -> ConfigNode {
+    package static func built(_ pairs: KeyValuePairs<String, String>, path: String, file: String, environment: [String: String]) -> ConfigNode {
         let constructor = treeConstructor()
         let tag = { Tag(.implicit, .basic, constructor) }
         let mapping = Node.Mapping(pairs.map { (Node.scalar(.init($0.key, tag())), Node.scalar(.init($0.value, tag()))) }, tag(), .block)

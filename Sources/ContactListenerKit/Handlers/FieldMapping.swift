@@ -11,20 +11,20 @@
 /// ```
 /// GET shortcode parameters are `fields` entries too (`?first=…` is the field `first`), so
 /// the same keys map them.
-public struct FieldMapping: Sendable, Equatable {
+package struct FieldMapping: Sendable, Equatable {
     /// New names, keyed by a field's name or id.
-    public var rename: [String: String] = [:]
+    package var rename: [String: String] = [:]
     /// Names or ids of fields to leave out.
-    public var drop: Set<String> = []
+    package var drop: Set<String> = []
 
     /// No mapping.
-    public init() {}
+    package init() {}
 
     /// True when the mapping changes nothing.
-    public var isEmpty: Bool { rename.isEmpty && drop.isEmpty }
+    package var isEmpty: Bool { rename.isEmpty && drop.isEmpty }
 
     /// Parses a handler's `map:` mapping.
-    public init(node: ConfigNode) throws(ConfigurationError) {
+    package init(node: ConfigNode) throws(ConfigurationError) {
         try node.requireMapping(allowed: ["fields", "drop"])
         if let fields = node["fields"] {
             try fields.requireMapping(allowed: fields.keys)
@@ -44,7 +44,7 @@ public struct FieldMapping: Sendable, Equatable {
     }
 
     /// The event with its fields renamed and dropped.
-    public func apply(to event: ContactEvent) -> ContactEvent {
+    package func apply(to event: ContactEvent) -> ContactEvent {
         if isEmpty { return event }
         var mapped = event
         mapped.fields = event.fields.compactMap { field in

@@ -1,7 +1,7 @@
 /// Durations as people write them in configs and options: `250ms`, `5s`, `5m`, `2h`, `7d`.
-public enum DurationText {
+package enum DurationText {
     /// The duration in milliseconds, or nil when `text` isn't one (plain numbers are milliseconds).
-    public static func milliseconds(_ text: String) -> Int64? {
+    package static func milliseconds(_ text: String) -> Int64? {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count)

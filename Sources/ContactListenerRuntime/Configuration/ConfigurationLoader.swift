@@ -2,9 +2,9 @@ import ContactListenerKit
 import ListenerSupport
 /// Finds and reads the configuration: `--config`, else `$CONTACT_LISTENER_CONFIG`,
 /// else `contact-listener.yaml` beside the executable, else the built-in defaults.
-public enum ConfigurationLoader {
+package enum ConfigurationLoader {
     /// The file that would be used, or nil for the built-in defaults.
-    public static func locate(explicit: String?, environment: [String: String]) -> String? {
+    package static func locate(explicit: String?, environment: [String: String]) -> String? {
         if let explicit { return explicit }
         if let fromEnvironment = environment["CONTACT_LISTENER_CONFIG"], !fromEnvironment.isEmpty {
             return fromEnvironment

@@ -9,22 +9,22 @@
 ///
 /// With a spool the spool deduplicates (`spool.dedup_window`), and `dedup:` is an error.
 import ContactListenerKit
-public struct DedupConfiguration: Sendable, Equatable {
+package struct DedupConfiguration: Sendable, Equatable {
     /// The SQLite file holding the keys.
-    public var path: String
+    package var path: String
     /// How long a stored key is remembered, in milliseconds.
-    public var window: Int64 = 7 * 86_400_000
+    package var window: Int64 = 7 * 86_400_000
 
     /// The keys of the `dedup:` mapping.
-    public static let keys = ["path", "window"]
+    package static let keys = ["path", "window"]
 
     /// The default: `data/dedup.db` under `baseDirectory`, kept 7 days.
-    public init(baseDirectory: String) {
+    package init(baseDirectory: String) {
         path = baseDirectory == "." ? "data/dedup.db" : "\(baseDirectory)/data/dedup.db"
     }
 
     /// Parses the `dedup:` mapping; a relative path resolves against `baseDirectory`.
-    public init(node: ConfigNode, baseDirectory: String) throws(ConfigurationError) {
+    package init(node: ConfigNode, baseDirectory: String) throws(ConfigurationError) {
         self.init(baseDirectory: baseDirectory)
         try node.requireMapping(allowed: Self.keys)
         if let pathNode = node["path"] {

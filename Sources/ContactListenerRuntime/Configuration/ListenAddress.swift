@@ -1,13 +1,13 @@
 /// Where the FastCGI listener accepts connections from the web server.
 import ContactListenerKit
-public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
+package enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
     /// A unix socket path (`unix:/run/contact-listener/listener.sock`).
     case unix(path: String)
     /// A TCP address (`127.0.0.1:9000`, `[::1]:9000`, `:9000` for loopback).
     case tcp(host: String, port: Int)
 
     /// Parses `unix:/path`, `/path`, `HOST:PORT`, `[V6]:PORT` or `:PORT`.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         if text.hasPrefix("unix:") {
             let path = String(text.dropFirst(5))
             guard !path.isEmpty else { return nil }
@@ -27,7 +27,7 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The form accepted by `--listen` and `listen:`.
-    public var description: String {
+    package var description: String {
         switch self {
         case .unix(let path): return "unix:\(path)"
         case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"

@@ -4,45 +4,45 @@ import Logging
 @preconcurrency import Yams
 
 /// The listener's effective configuration: what `check-config` prints and `serve` uses.
-public struct ListenerConfiguration: Sendable {
+package struct ListenerConfiguration: Sendable {
     /// Where the config came from (a path, or "built-in defaults").
-    public var source: String
+    package var source: String
     /// The FastCGI listening address; nil means "the socket handed over on fd 0 / by systemd".
-    public var listen: ListenAddress?
+    package var listen: ListenAddress?
     /// Permission bits of a unix socket (default 0660: the web server's group may connect).
-    public var socketMode: UInt32 = 0o660
+    package var socketMode: UInt32 = 0o660
     /// Group that owns a unix socket (e.g. `www-data`); nil keeps the process's group.
-    public var socketGroup: String?
+    package var socketGroup: String?
     /// Worker threads in the FastCGI accept loop.
     ///
     /// 16 by default, though the work is CPU-bound on few cores: with durable storage (the
     /// default) a worker spends most of a request waiting for the disk, and group commit can
     /// put into one fsync only the events its workers hold (BENCHMARKS.md measures 4 against
     /// 16).
-    public var threads: Int = 16
+    package var threads: Int = 16
     /// Decoding limits.
-    public var limits: FormLimits = .default
+    package var limits: FormLimits = .default
     /// Handlers in the order they take each event.
-    public var handlers: [HandlerConfiguration]
+    package var handlers: [HandlerConfiguration]
     /// Minimum log level (`trace` … `critical`).
-    public var logLevel: String = "info"
+    package var logLevel: String = "info"
     /// The durable spool; nil hands events straight to the handlers before the answer.
-    public var spool: SpoolConfiguration?
+    package var spool: SpoolConfiguration?
     /// Where replays are recognised when there is no spool (nil with a spool, which
     /// deduplicates by itself).
-    public var dedup: DedupConfiguration?
+    package var dedup: DedupConfiguration?
     /// A file for the log lines instead of stderr; reopened on SIGUSR1 (log rotation).
-    public var logFile: String?
+    package var logFile: String?
     /// The path of the status page (`?json`, `?html`, `?prometheus`); nil turns it off.
     /// The `verify:` rules protect it like the listener itself.
-    public var statusPath: String?
+    package var statusPath: String?
     /// The path that answers `pong`, for health checks; nil turns it off.
-    public var pingPath: String?
+    package var pingPath: String?
     /// Who may get an event stored: tokens, signatures, address ranges, methods (`verify:`).
-    public var verify: VerificationRules = .none
+    package var verify: VerificationRules = .none
 
     /// The top-level keys a config file may use.
-    public static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool", "verify", "status_path", "ping_path", "log_file", "dedup"]
+    package static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool", "verify", "status_path", "ping_path", "log_file", "dedup"]
 
     /// The built-in defaults: the embedded SQLite database `./data/contacts.db`, behind the
     /// durable spool `./data/spool.db`.

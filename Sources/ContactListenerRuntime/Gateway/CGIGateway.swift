@@ -8,15 +8,15 @@ import Darwin
 
 /// Serves one request as a CGI script: parameters from the environment, the body from
 /// stdin, the answer (with a `Status:` header, as RFC 3875 §6.3.3 asks) on stdout.
-public enum CGIGateway {
+package enum CGIGateway {
     /// True when the process looks started by a web server as CGI (RFC 3875 §4.1).
-    public static func isCGI(environment: [String: String]) -> Bool {
+    package static func isCGI(environment: [String: String]) -> Bool {
         environment["GATEWAY_INTERFACE"] != nil || environment["REQUEST_METHOD"] != nil
     }
 
     /// Serves the one request and returns the status sent.
     @discardableResult
-    public static func serve(pipeline: RequestPipeline, environment: [String: String]) -> Int {
+    package static func serve(pipeline: RequestPipeline, environment: [String: String]) -> Int {
         var source = DescriptorSource(fd: 0)
         let response: Response
         let params = RequestParameters(environment)
@@ -33,7 +33,7 @@ public enum CGIGateway {
 
     /// Writes `response` on stdout and closes it.
     @discardableResult
-    public static func send(_ response: Response) -> Int {
+    package static func send(_ response: Response) -> Int {
         let bytes = response.wireBytes
         bytes.withUnsafeBytes { buffer in
             try? FileSystem.writeAll(1, buffer, target: "stdout")
@@ -49,7 +49,7 @@ public enum CGIGateway {
     /// stdin is a socket, and a script that exits with the body unread makes Apache fail
     /// the request with EPIPE, so the client would never see our answer. Bounded: at most
     /// 256 MiB, and it stops when stdin stays idle for a second.
-    public static func discardUnreadBody(environment: [String: String], alreadyRead: Int) {
+    package static func discardUnreadBody(environment: [String: String], alreadyRead: Int) {
         guard let length = environment["CONTENT_LENGTH"].flatMap({ Int($0) }), length > alreadyRead else { return }
         var remaining = min(length - alreadyRead, 256 << 20)
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)

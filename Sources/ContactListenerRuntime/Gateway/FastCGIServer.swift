@@ -11,7 +11,7 @@ import Glibc
 /// Serves FastCGI requests on a listening socket with `threads` workers, each blocked in
 /// its own `FCGX_Accept_r` (safe without a mutex on Linux; docs/libfcgi.md explains why the
 /// libfcgi example's mutex deadlocks with `fastcgi_keep_conn`).
-public final class FastCGIServer: @unchecked Sendable {
+package final class FastCGIServer: @unchecked Sendable {
     private let listenFD: Int32
     private let threadCount: Int
     private let services: ServiceHolder
@@ -23,10 +23,10 @@ public final class FastCGIServer: @unchecked Sendable {
     private var stopping = false
 
     /// The libfcgi version linked in (Debian's, with the CVE-2025-23016 patch; see SECURITY.md).
-    public static let libraryVersion = "2.4.2"
+    package static let libraryVersion = "2.4.2"
 
     /// Prepares a server on `listenFD` (not yet accepting).
-    public init(listenFD: Int32, threads: Int, services: ServiceHolder, logger: Logger) {
+    package init(listenFD: Int32, threads: Int, services: ServiceHolder, logger: Logger) {
         self.listenFD = listenFD
         self.threadCount = max(1, threads)
         self.services = services
@@ -46,7 +46,7 @@ public final class FastCGIServer: @unchecked Sendable {
     /// Stops gracefully: no new connections once the backlog is drained, requests in flight
     /// finish and are answered. Safe to call from any thread, once. Returns when every worker
     /// has left `FCGX_Accept_r`, or after `deadlineSeconds` with the last resort taken.
-    public func stop(deadlineSeconds: Double = 10) {
+    package func stop(deadlineSeconds: Double = 10) {
         // Non-blocking first. With O_NONBLOCK, accept() fails with EAGAIN once the backlog
         // is empty, so connections nginx already made are still served, and a worker woken
         // from an idle kept-alive connection below, which libfcgi sends back to accept(),

@@ -9,16 +9,16 @@ import Darwin
 /// The FastCGI listening socket: opened by us (instead of libfcgi's `FCGX_OpenSocket`,
 /// which calls `exit()` on any failure and follows the umask), or inherited on fd 0
 /// (spawn-fcgi, mod_fcgid) or fd 3 (systemd socket activation).
-public enum ListenSocket {
+package enum ListenSocket {
     /// Why the socket could not be opened, with what to do about it.
-    public struct OpenError: Error, CustomStringConvertible {
+    package struct OpenError: Error, CustomStringConvertible {
         /// The one-line explanation.
-        public var description: String
+        package var description: String
     }
 
     /// True when `fd` is a listening socket (`SO_ACCEPTCONN`). A connected socket, as
     /// mod_cgid gives a CGI script on stdin, is not (docs/libfcgi.md).
-    public static func isListening(_ fd: Int32) -> Bool {
+    package static func isListening(_ fd: Int32) -> Bool {
         var accepting: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0 && accepting != 0
@@ -26,7 +26,7 @@ public enum ListenSocket {
 
     /// The socket handed over by the process that started us, if any: systemd's
     /// `LISTEN_FDS` (fd 3, for our pid), else a listening fd 0.
-    public static func inherited(environment: [String: String]) -> Int32? {
+    package static func inherited(environment: [String: String]) -> Int32? {
         if let pid = environment["LISTEN_PID"], Int32(pid) == getpid(),
            let count = environment["LISTEN_FDS"].flatMap({ Int($0) }), count >= 1, isListening(3) {
             return 3
@@ -35,7 +35,7 @@ public enum ListenSocket {
     }
 
     /// Opens and listens on `address`; a unix socket gets `mode` and, if given, `group`.
-    public static func open(_ address: ListenAddress, mode: UInt32, group: String?) throws(OpenError) -> Int32 {
+    package static func open(_ address: ListenAddress, mode: UInt32, group: String?) throws(OpenError) -> Int32 {
         switch address {
         case .unix(let path): return try openUnix(path, mode: mode, group: group)
         case .tcp(let host, let port): return try openTCP(host: host, port: port)

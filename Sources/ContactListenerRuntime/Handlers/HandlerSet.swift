@@ -1,17 +1,17 @@
 /// The fan-out over the configured handlers: an event is acknowledged only when every
 /// handler has taken it.
 import ContactListenerKit
-public final class HandlerSet: Sendable {
+package final class HandlerSet: Sendable {
     /// The handlers, in configuration order.
-    public let handlers: [any ContactHandler]
+    package let handlers: [any ContactHandler]
 
     /// Wraps `handlers`.
-    public init(_ handlers: [any ContactHandler]) {
+    package init(_ handlers: [any ContactHandler]) {
         self.handlers = handlers
     }
 
     /// Hands `delivery` to every handler in turn; the first failure is thrown.
-    public func handle(_ delivery: Delivery) throws(HandlerError) {
+    package func handle(_ delivery: Delivery) throws(HandlerError) {
         for handler in handlers {
             do {
                 try handler.handle(delivery)
@@ -24,7 +24,7 @@ public final class HandlerSet: Sendable {
     }
 
     /// Closes every handler.
-    public func close() {
+    package func close() {
         for handler in handlers { handler.close() }
     }
 }

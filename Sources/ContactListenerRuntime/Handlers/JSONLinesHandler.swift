@@ -13,11 +13,11 @@ import Synchronization
 /// applies atomically for regular files, so threads and concurrent CGI processes never
 /// interleave lines. With `fsync: true` (the default) the event is synced (group commit)
 /// before `handle` returns.
-public final class JSONLinesHandler: ContactHandler {
+package final class JSONLinesHandler: ContactHandler {
     /// The handler's configured name.
-    public let name: String
+    package let name: String
     /// The file appended to.
-    public let path: String
+    package let path: String
     private let file: AppendFile
     /// With `fsync: true`: batches concurrent appends into one `write` and one `fdatasync`.
     private let groupCommit: GroupCommit<[UInt8], Void>?
@@ -50,10 +50,10 @@ public final class JSONLinesHandler: ContactHandler {
     }
 
     /// The line is `delivery.json` as it is: stored events need no decoding.
-    public var needsEvent: Bool { false }
+    package var needsEvent: Bool { false }
 
     /// Appends the event's line and, when configured, waits until it is on disk.
-    public func handle(_ delivery: Delivery) throws {
+    package func handle(_ delivery: Delivery) throws {
         guard !delivery.inDoubt else {
             if let failure = handle(batch: [delivery]).first, case .failure(let error) = failure { throw error }
             return
@@ -67,7 +67,7 @@ public final class JSONLinesHandler: ContactHandler {
     /// may have cut its earlier attempt short) is skipped when its line is already in the
     /// file's tail, so a redelivery adds no duplicate line; one whose spool lease is lost
     /// (`checkLease`) is left to the process that took it over.
-    public func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
+    package func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
         let leases = batch.map { delivery in Result { try delivery.checkLease() } }
         let handed = batch.indices.filter { if case .success = leases[$0] { true } else { false } }
         var lines: [UInt8] = []
@@ -134,20 +134,20 @@ public final class JSONLinesHandler: ContactHandler {
     }
 
     /// Closes the file.
-    public func close() {
+    package func close() {
         Glibc.close(file.fd)
     }
 
     /// `type: jsonl`.
-    public enum Factory: ContactHandlerFactory {
-        public static let type = "jsonl"
-        public static let summary = "append each event as one JSON line to a file (fsync before the 200)"
-        public static let options: [(name: String, help: String)] = [
+    package enum Factory: ContactHandlerFactory {
+        package static let type = "jsonl"
+        package static let summary = "append each event as one JSON line to a file (fsync before the 200)"
+        package static let options: [(name: String, help: String)] = [
             ("path", "the file to append to; relative paths resolve against the config file's folder (required)"),
             ("fsync", "sync each event to disk before answering (default true; false trades durability for speed)"),
         ]
 
-        public static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
+        package static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
             try checkKeys(configuration)
             let options = configuration.options
             guard let pathNode = options["path"] else { throw options.error("a jsonl handler needs 'path'") }

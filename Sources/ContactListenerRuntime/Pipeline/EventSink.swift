@@ -1,14 +1,14 @@
 /// Where the pipeline puts an accepted event before it answers 200: straight into the
 /// handlers, or into the durable spool that delivers to them afterwards.
 import ContactListenerKit
-public protocol EventSink: Sendable {
+package protocol EventSink: Sendable {
     /// Takes `delivery` durably, or throws (the answer is then 503). `dedupKey` is only
     /// evaluated by a sink that deduplicates (hashing it costs every request otherwise).
     func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance
 }
 
 /// What accepting an event did.
-public enum Acceptance: Sendable, Equatable {
+package enum Acceptance: Sendable, Equatable {
     /// The event is stored.
     case stored
     /// The same transaction was already stored; nothing new was stored.
@@ -16,17 +16,17 @@ public enum Acceptance: Sendable, Equatable {
 }
 
 /// Without a spool: every handler takes the event before the answer (`spool:` not configured).
-public struct DirectSink: EventSink {
+package struct DirectSink: EventSink {
     /// The handlers.
-    public let handlers: HandlerSet
+    package let handlers: HandlerSet
 
     /// Hands events straight to `handlers`.
-    public init(handlers: HandlerSet) {
+    package init(handlers: HandlerSet) {
         self.handlers = handlers
     }
 
     /// Runs every handler; the first failure throws.
-    public func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance {
+    package func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance {
         try handlers.handle(delivery)
         return .stored
     }
@@ -34,20 +34,20 @@ public struct DirectSink: EventSink {
 
 /// With a spool: the event is committed to the spool (group commit), then delivered by the
 /// dispatcher. Duplicates within the window are recognised here.
-public struct SpoolSink: EventSink {
+package struct SpoolSink: EventSink {
     /// The group-commit writer.
-    public let writer: SpoolWriter
+    package let writer: SpoolWriter
     /// Called after each stored event, to wake the dispatcher.
-    public let stored: @Sendable () -> Void
+    package let stored: @Sendable () -> Void
 
     /// Stores through `writer` and calls `stored` after each new event.
-    public init(writer: SpoolWriter, stored: @escaping @Sendable () -> Void) {
+    package init(writer: SpoolWriter, stored: @escaping @Sendable () -> Void) {
         self.writer = writer
         self.stored = stored
     }
 
     /// Commits the event to the spool.
-    public func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance {
+    package func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance {
         let item = Spool.Item(
             dedupKey: dedupKey(), transactionID: delivery.event.transactionID,
             requestID: delivery.event.metadata.requestID, json: delivery.json)

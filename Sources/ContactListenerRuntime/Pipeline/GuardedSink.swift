@@ -47,12 +47,12 @@ struct GuardedSink: EventSink {
 
 /// Another request holding the same transaction id (or `webhook-id`) is being stored at
 /// this moment; this one is not acknowledged (409).
-public struct ConcurrentDuplicate: Error, Sendable, CustomStringConvertible {
+package struct ConcurrentDuplicate: Error, Sendable, CustomStringConvertible {
     /// Creates the error.
-    public init() {}
+    package init() {}
 
     /// The reason.
-    public var description: String {
+    package var description: String {
         "another request with the same transaction id is being stored right now; this one was not stored (send it again if that one failed)"
     }
 }

@@ -4,21 +4,21 @@ import Logging
 
 /// Everything one running listener owns: the pipeline, the handlers and, when configured,
 /// the spool and its dispatcher. FastCGI, CGI and the CLI build it the same way.
-public final class ListenerService: Sendable {
+package final class ListenerService: Sendable {
     /// The request pipeline.
-    public let pipeline: RequestPipeline
+    package let pipeline: RequestPipeline
     /// The configured handlers.
-    public let handlers: [any ContactHandler]
+    package let handlers: [any ContactHandler]
     /// The spool, when configured.
-    public let spool: Spool?
+    package let spool: Spool?
     /// The dispatcher over the spool, when configured.
-    public let dispatcher: Dispatcher?
+    package let dispatcher: Dispatcher?
     /// Where replays are recognised without a spool.
     private let replayGuard: ReplayGuard?
 
     /// Builds the handlers, opens the spool and wires the pipeline for `configuration`.
     /// `board` is the status page's (nil where no process stays to serve it: CGI, `drain`).
-    public init(configuration: ListenerConfiguration, logger: Logger, board: StatusBoard? = .shared) throws(ConfigurationError) {
+    package init(configuration: ListenerConfiguration, logger: Logger, board: StatusBoard? = .shared) throws(ConfigurationError) {
         let handlers = try HandlerRegistry.makeHandlers(configuration.handlers)
         self.handlers = handlers
         if let spoolConfiguration = configuration.spool {
@@ -60,18 +60,18 @@ public final class ListenerService: Sendable {
     }
 
     /// Starts background delivery (FastCGI mode); pending work resumes at once.
-    public func start() throws {
+    package func start() throws {
         try dispatcher?.start()
     }
 
     /// Delivers what is due for at most `milliseconds` (CGI mode after answering, `drain`).
     @discardableResult
-    public func drain(milliseconds: Int64) -> Int {
+    package func drain(milliseconds: Int64) -> Int {
         dispatcher?.drain(until: Timestamp.monotonicNanoseconds() + UInt64(max(0, milliseconds)) * 1_000_000) ?? 0
     }
 
     /// Stops delivery and closes the handlers, the spool and the replay guard.
-    public func shutdown() {
+    package func shutdown() {
         dispatcher?.stop()
         handlers.forEach { $0.close() }
         spool?.close()

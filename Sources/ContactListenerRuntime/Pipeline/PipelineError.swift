@@ -1,6 +1,6 @@
 /// Why the pipeline could not accept a request, and the status that says so.
 import ContactListenerKit
-public enum PipelineError: Error, Sendable, CustomStringConvertible {
+package enum PipelineError: Error, Sendable, CustomStringConvertible {
     /// A method other than GET or POST.
     case methodNotAllowed(String)
     /// A `verify:` rule refused the request (401, 403 or 405).
@@ -21,7 +21,7 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     /// The one-line message sent to the client. A storage failure says only that it
     /// happened: a handler's error can name a CRM's URL or quote its answer, which are the
     /// operator's business, not the caller's (`detail` has them, for the log).
-    public var description: String {
+    package var description: String {
         switch self {
         case .methodNotAllowed(let method):
             return "method \(method.prefix(16)) is not allowed; send GET or POST"
@@ -38,7 +38,7 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
 
     /// The message for the log and the status page: `description`, with the handler's own
     /// error for a storage failure.
-    public var detail: String {
+    package var detail: String {
         if case .handler(let error) = self {
             return "the event could not be stored (\(error)); nothing was acknowledged"
         }
@@ -46,7 +46,7 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The HTTP status: 4xx for the client's faults, 503 when storage failed.
-    public var status: Int {
+    package var status: Int {
         switch self {
         case .methodNotAllowed: return 405
         case .verification(let failure): return failure.status

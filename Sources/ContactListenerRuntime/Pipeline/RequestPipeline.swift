@@ -7,21 +7,21 @@ import Logging
 ///
 /// FastCGI worker threads and the CGI gateway both call `respond(to:)`; it never throws
 /// and never crashes on input: every failure becomes a 4xx/503 JSON answer and a log line.
-public final class RequestPipeline: Sendable {
+package final class RequestPipeline: Sendable {
     /// The configuration in force.
-    public let configuration: ListenerConfiguration
+    package let configuration: ListenerConfiguration
     /// Where accepted events go before the answer.
-    public let sink: any EventSink
+    package let sink: any EventSink
     /// The numbers behind the status page (the process's, shared across reloads).
     /// Nil in CGI mode and for `drain`: one request per process, nobody to read the page,
     /// and building the Prometheus registry would cost every CGI request.
-    public let board: StatusBoard?
+    package let board: StatusBoard?
     private let spool: Spool?
     private let logger: Logger
     private let requestIDs = RequestIDGenerator()
 
     /// Creates a pipeline; `spool` feeds the status page's spool section.
-    public init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger, spool: Spool? = nil, board: StatusBoard? = .shared) {
+    package init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger, spool: Spool? = nil, board: StatusBoard? = .shared) {
         self.configuration = configuration
         self.board = board
         self.sink = sink
@@ -58,7 +58,7 @@ public final class RequestPipeline: Sendable {
     }
 
     /// Answers `request`, logging one line.
-    public func respond(to request: Request) -> Response {
+    package func respond(to request: Request) -> Response {
         if let page = servicePage(for: request) { return page }
         let started = Timestamp.monotonicNanoseconds()
         board?.begin()
@@ -99,7 +99,7 @@ public final class RequestPipeline: Sendable {
     }
 
     /// Answers a request whose body could not be read (too large, truncated), logging one line.
-    public func respond(toUnreadable error: RequestError, params: RequestParameters) -> Response {
+    package func respond(toUnreadable error: RequestError, params: RequestParameters) -> Response {
         let started = Timestamp.monotonicNanoseconds()
         board?.begin()
         let failure = PipelineError.request(error)
@@ -111,12 +111,12 @@ public final class RequestPipeline: Sendable {
     }
 
     /// Verifies `request`, then decodes it into a contact event, or throws the reason it can't be one.
-    public func makeEvent(from request: Request, requestID: String) throws(PipelineError) -> ContactEvent {
+    package func makeEvent(from request: Request, requestID: String) throws(PipelineError) -> ContactEvent {
         try makeEvent(from: request, requestID: requestID, verified: verify(request))
     }
 
     /// Applies the `verify:` rules; the accepted request carries the token-free query.
-    public func verify(_ request: Request) throws(PipelineError) -> VerifiedRequest {
+    package func verify(_ request: Request) throws(PipelineError) -> VerifiedRequest {
         switch configuration.verify.verify(request, now: Int(Timestamp.unixNanoseconds() / 1_000_000_000)) {
         case .accepted(let verified): return verified
         case .rejected(let failure): throw .verification(failure)
@@ -139,7 +139,7 @@ public final class RequestPipeline: Sendable {
     /// The request's parameters as PHP's `$_REQUEST` would hold them: the query string,
     /// then (for a POST) the body decoded by its Content-Type, the body winning.
     /// `query` replaces `QUERY_STRING` (the verified query has the token taken out).
-    public func decodeParameters(_ request: Request, query: String? = nil) throws(PipelineError) -> FormArray {
+    package func decodeParameters(_ request: Request, query: String? = nil) throws(PipelineError) -> FormArray {
         let method = request.method
         guard method == "GET" || method == "POST" else { throw .methodNotAllowed(method) }
         let limits = configuration.limits

@@ -3,22 +3,22 @@ import ListenerSupport
 /// The listener service in force, swappable while requests are in flight: SIGHUP builds a
 /// new service from the re-read configuration, new requests take it at once, and the old
 /// one is shut down only after its last request is answered (graceful reload).
-public final class ServiceHolder: @unchecked Sendable {
+package final class ServiceHolder: @unchecked Sendable {
     private let lock = ConditionLock()
     private var current: ListenerService
     private var generation = 0
     private var users: [Int: Int] = [:]
 
     /// Holds `service`.
-    public init(_ service: ListenerService) {
+    package init(_ service: ListenerService) {
         current = service
     }
 
     /// The service in force now (for reading its configuration).
-    public var service: ListenerService { lock.withLock { current } }
+    package var service: ListenerService { lock.withLock { current } }
 
     /// Runs `body` with the current pipeline; a reload waits for it to return.
-    public func withPipeline<Result>(_ body: (RequestPipeline) -> Result) -> Result {
+    package func withPipeline<Result>(_ body: (RequestPipeline) -> Result) -> Result {
         let (service, mine) = lock.withLock { () -> (ListenerService, Int) in
             users[generation, default: 0] += 1
             return (current, generation)
@@ -34,7 +34,7 @@ public final class ServiceHolder: @unchecked Sendable {
     }
 
     /// Puts `service` in force and returns the previous one once no request uses it.
-    public func replace(with service: ListenerService) -> ListenerService {
+    package func replace(with service: ListenerService) -> ListenerService {
         lock.withLock {
             let previous = current
             let previousGeneration = generation

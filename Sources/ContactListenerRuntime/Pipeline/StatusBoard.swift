@@ -6,9 +6,9 @@ import Synchronization
 /// What the status page shows: uptime, answers by status, requests in flight, recent
 /// latencies (for p50/p99) and the last errors. Counters also go to swift-metrics, whose
 /// Prometheus backend renders `?prometheus`.
-public final class StatusBoard: Sendable {
+package final class StatusBoard: Sendable {
     /// The Prometheus registry behind `?prometheus`.
-    public let registry: PrometheusCollectorRegistry
+    package let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
     private let started = Timestamp.monotonicNanoseconds()
     private let startedAt = Timestamp.now()
@@ -27,10 +27,10 @@ public final class StatusBoard: Sendable {
 
     /// The process's board: it outlives reloads (SIGHUP builds a new pipeline, not a new
     /// process), so the counts and the start time stay.
-    public static let shared = StatusBoard()
+    package static let shared = StatusBoard()
 
     /// A board with its own registry.
-    public init() {
+    package init() {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
@@ -42,10 +42,10 @@ public final class StatusBoard: Sendable {
     }
 
     /// Marks a request as started.
-    public func begin() { inFlight.add(1, ordering: .relaxed) }
+    package func begin() { inFlight.add(1, ordering: .relaxed) }
 
     /// Records a finished request; `error` is its message for a 4xx/5xx.
-    public func finish(status: Int, nanoseconds: UInt64, error: String?) {
+    package func finish(status: Int, nanoseconds: UInt64, error: String?) {
         inFlight.subtract(1, ordering: .relaxed)
         duration.recordNanoseconds(Int64(nanoseconds))
         let counter = state.withLock { state in
@@ -65,25 +65,25 @@ public final class StatusBoard: Sendable {
     }
 
     /// A consistent reading of the board.
-    public struct Snapshot: Sendable {
+    package struct Snapshot: Sendable {
         /// When the process started (RFC 3339).
-        public var startedAt: String
+        package var startedAt: String
         /// Seconds since start.
-        public var uptimeSeconds: Int
+        package var uptimeSeconds: Int
         /// Answers by status code.
-        public var byStatus: [(status: Int, count: Int)]
+        package var byStatus: [(status: Int, count: Int)]
         /// Requests being answered now.
-        public var inFlight: Int
+        package var inFlight: Int
         /// Median latency of the recent requests, in milliseconds.
-        public var p50: Double
+        package var p50: Double
         /// 99th percentile latency of the recent requests, in milliseconds.
-        public var p99: Double
+        package var p99: Double
         /// The last errors, oldest first.
-        public var errors: [(at: String, status: Int, message: String)]
+        package var errors: [(at: String, status: Int, message: String)]
     }
 
     /// Reads the board.
-    public func snapshot() -> Snapshot {
+    package func snapshot() -> Snapshot {
         state.withLock { state in
             let recent = Array(state.latencies.prefix(min(state.latencyCount, state.latencies.count))).sorted()
             func percentile(_ fraction: Double) -> Double {

@@ -7,9 +7,9 @@ import Darwin
 
 /// The spool's two clocks, in milliseconds: the wall clock for what people read (when an
 /// event arrived, when a retry falls due) and a monotonic clock for leases.
-public enum Clock {
+package enum Clock {
     /// Now, in Unix milliseconds.
-    public static func milliseconds() -> Int64 {
+    package static func milliseconds() -> Int64 {
         Int64(Timestamp.unixNanoseconds() / 1_000_000)
     }
 
@@ -33,7 +33,7 @@ public enum Clock {
     /// wall-clock time (a spool from before this clock) spans decades and holds nothing.
     /// For "taken after now" to mean "before a reboot", a claim reads this clock only once
     /// it holds the spool's write lock: every lease in the spool was taken before that.
-    public static func leaseMilliseconds() -> Int64 {
+    package static func leaseMilliseconds() -> Int64 {
         Int64(Timestamp.monotonicNanoseconds() / 1_000_000)
     }
 }

@@ -1,6 +1,6 @@
 /// Where one event stands with one handler.
 import ContactListenerKit
-public enum DeliveryState: String, Sendable, CaseIterable {
+package enum DeliveryState: String, Sendable, CaseIterable {
     /// Not yet attempted, or claimed by a dispatcher right now.
     case pending
     /// Stored by the handler.

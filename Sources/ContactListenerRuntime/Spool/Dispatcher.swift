@@ -6,7 +6,7 @@ import Synchronization
 /// Delivers spooled events to each handler independently: one thread per handler, each
 /// claiming due deliveries in batches, recording delivered / failed (retried on the
 /// schedule) / dead. A failing handler never holds up another, nor the acknowledgement.
-public final class Dispatcher: @unchecked Sendable {
+package final class Dispatcher: @unchecked Sendable {
     private let spool: Spool
     private let handlers: [any ContactHandler]
     private let logger: Logger
@@ -21,7 +21,7 @@ public final class Dispatcher: @unchecked Sendable {
     private var lastPurge: Int64 = 0
 
     /// A dispatcher for `handlers` over `spool`; `owner` names this process in leases.
-    public convenience init(spool: Spool, handlers: [any ContactHandler], logger: Logger, owner: String) {
+    package convenience init(spool: Spool, handlers: [any ContactHandler], logger: Logger, owner: String) {
         self.init(spool: spool, handlers: handlers, logger: logger, owner: owner, heartbeatThread: BatchLease.heartbeatThread)
     }
 
@@ -35,14 +35,14 @@ public final class Dispatcher: @unchecked Sendable {
     }
 
     /// Starts one delivery thread per handler (FastCGI mode); resumes pending work at once.
-    public func start() throws {
+    package func start() throws {
         for handler in handlers {
             threads.append(try WorkerThread { [self] in run(handler) })
         }
     }
 
     /// Wakes the delivery threads: new events were stored.
-    public func notify() {
+    package func notify() {
         lock.withLock {
             wakeups &+= 1
             lock.broadcast()
@@ -50,7 +50,7 @@ public final class Dispatcher: @unchecked Sendable {
     }
 
     /// Stops the threads after their current batch and waits for them.
-    public func stop() {
+    package func stop() {
         lock.withLock {
             stopping = true
             lock.broadcast()
@@ -62,7 +62,7 @@ public final class Dispatcher: @unchecked Sendable {
     /// Delivers whatever is due for every handler until nothing is left or `deadline`
     /// (monotonic ns) passes; for CGI mode and `contact-listener drain`. Returns attempts made.
     @discardableResult
-    public func drain(until deadline: UInt64) -> Int {
+    package func drain(until deadline: UInt64) -> Int {
         var attempts = 0
         for handler in handlers {
             while Timestamp.monotonicNanoseconds() < deadline {

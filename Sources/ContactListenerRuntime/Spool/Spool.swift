@@ -15,26 +15,26 @@ import Glibc
 /// A lease is named by its claim (`owner`) and measured on `Clock.leaseMilliseconds`; only
 /// the claim that still holds it may renew it or record the outcome, so a process that
 /// stalled past its lease changes nothing that the process which took over recorded.
-public final class Spool: Sendable {
+package final class Spool: Sendable {
     /// The configuration in force.
-    public let configuration: SpoolConfiguration
+    package let configuration: SpoolConfiguration
     /// The handler names every new event is queued for.
-    public let handlerNames: [String]
+    package let handlerNames: [String]
     let database: DatabaseQueue
 
     /// An event on its way into the spool.
-    public struct Item: Sendable {
+    package struct Item: Sendable {
         /// Deduplication key (the transaction id or webhook-id), or nil for none.
-        public var dedupKey: String?
+        package var dedupKey: String?
         /// The event's transaction id.
-        public var transactionID: String?
+        package var transactionID: String?
         /// The listener's request id.
-        public var requestID: String
+        package var requestID: String
         /// The event's JSON.
-        public var json: [UInt8]
+        package var json: [UInt8]
 
         /// Creates an item.
-        public init(dedupKey: String?, transactionID: String?, requestID: String, json: [UInt8]) {
+        package init(dedupKey: String?, transactionID: String?, requestID: String, json: [UInt8]) {
             self.dedupKey = dedupKey
             self.transactionID = transactionID
             self.requestID = requestID
@@ -43,7 +43,7 @@ public final class Spool: Sendable {
     }
 
     /// What storing an item did.
-    public enum StoreOutcome: Sendable, Equatable {
+    package enum StoreOutcome: Sendable, Equatable {
         /// Stored under this spool id.
         case stored(Int64)
         /// Already in the spool (same dedup key within the window) under this id.
@@ -51,21 +51,21 @@ public final class Spool: Sendable {
     }
 
     /// A delivery a dispatcher has claimed.
-    public struct Claim: Sendable {
+    package struct Claim: Sendable {
         /// The spool id of the event.
-        public var eventID: Int64
+        package var eventID: Int64
         /// The listener's request id of the event.
-        public var requestID: String
+        package var requestID: String
         /// The event's JSON.
-        public var json: [UInt8]
+        package var json: [UInt8]
         /// Attempts made before this one.
-        public var attempts: Int
+        package var attempts: Int
         /// True when an earlier attempt was cut short (its lease expired unfinished).
-        public var inDoubt: Bool
+        package var inDoubt: Bool
     }
 
     /// Opens (creating and migrating) the spool at `configuration.path`.
-    public init(configuration: SpoolConfiguration, handlerNames: [String]) throws {
+    package init(configuration: SpoolConfiguration, handlerNames: [String]) throws {
         self.configuration = configuration
         self.handlerNames = handlerNames
         // FULL: the WAL is synced at every commit, so a committed event survives power loss.
@@ -115,7 +115,7 @@ public final class Spool: Sendable {
     private static let leaseHeld = "(? BETWEEN d.lease_from AND d.lease_until - 1 AND d.lease_until - d.lease_from <= \(SpoolConfiguration.maxLease))"
 
     /// The dedup key for a transaction id: its SHA-256, hex.
-    public static func dedupKey(_ value: String?) -> String? {
+    package static func dedupKey(_ value: String?) -> String? {
         guard let value, !value.isEmpty else { return nil }
         let digits = Array("0123456789abcdef".utf8)
         var hex: [UInt8] = []
@@ -133,7 +133,7 @@ public final class Spool: Sendable {
     // cache, so each is prepared (GRDB's authorizer included) once per connection, not per event.
 
     /// Stores `items` in one transaction (one fsync for all: group commit).
-    public func store(_ items: [Item], now: Int64 = Clock.milliseconds()) throws -> [StoreOutcome] {
+    package func store(_ items: [Item], now: Int64 = Clock.milliseconds()) throws -> [StoreOutcome] {
         try database.write { db in
             var outcomes: [StoreOutcome] = []
             outcomes.reserveCapacity(items.count)
@@ -166,7 +166,7 @@ public final class Spool: Sendable {
     /// Closes the database. The last connection to close checkpoints the WAL into the
     /// file and removes it (sqlite.org/wal.html), so a CGI process leaves the spool whole
     /// and the next one has nothing to replay.
-    public func close() {
+    package func close() {
         try? database.close()
     }
 
@@ -179,7 +179,7 @@ public final class Spool: Sendable {
     /// `leaseNow` (given by tests) is read once the write lock is ours: a reading taken
     /// before waiting for it could be older than the start of a lease another process took
     /// meanwhile, which would look taken before a reboot and be claimed a second time.
-    public func claim(
+    package func claim(
         handler: String, owner: String, limit: Int, now: Int64 = Clock.milliseconds(), leaseNow: Int64? = nil,
         only eventIDs: [Int64]? = nil
     ) throws -> [Claim] {
@@ -219,7 +219,7 @@ public final class Spool: Sendable {
     /// so a batch that takes longer than one lease isn't claimed again by another process
     /// meanwhile. Returns how many it renewed: fewer than `eventIDs` means the rest are no
     /// longer this claim's (another process took them over once the lease had run out).
-    public func renewLease(handler: String, owner: String, eventIDs: [Int64], leaseNow: Int64 = Clock.leaseMilliseconds()) throws -> Int {
+    package func renewLease(handler: String, owner: String, eventIDs: [Int64], leaseNow: Int64 = Clock.leaseMilliseconds()) throws -> Int {
         guard !eventIDs.isEmpty else { return 0 }
         return try database.write { db in
             var arguments: StatementArguments = [leaseNow, leaseNow + configuration.lease, handler, owner]
@@ -249,7 +249,7 @@ public final class Spool: Sendable {
     }
 
     /// The outcome of one attempt.
-    public enum AttemptResult: Sendable {
+    package enum AttemptResult: Sendable {
         /// The handler stored the event.
         case delivered
         /// The handler failed; `permanent` skips the remaining retries, `retryAfter` (ms)
@@ -261,7 +261,7 @@ public final class Spool: Sendable {
     /// schedule) or dead. Only deliveries the claim still holds change: returns the others,
     /// which another process took over after this claim's lease ran out, and whose outcome
     /// is that process's to record. (The check is part of each UPDATE: `changes()` tells.)
-    public func complete(
+    package func complete(
         handler: String, owner: String, results: [(eventID: Int64, attempts: Int, result: AttemptResult)], now: Int64 = Clock.milliseconds()
     ) throws -> [Int64] {
         try database.write { db in
@@ -286,7 +286,7 @@ public final class Spool: Sendable {
     /// When the next delivery for `handler` falls due (Unix ms), or nil when none is waiting:
     /// its next attempt, or the end of the lease that holds it if that is later. The clocks
     /// (given by tests) are read inside the read transaction, as `claim` reads them.
-    public func nextDue(handler: String, now: Int64? = nil, leaseNow: Int64? = nil) throws -> Int64? {
+    package func nextDue(handler: String, now: Int64? = nil, leaseNow: Int64? = nil) throws -> Int64? {
         try database.read { db in
             let leaseNow = leaseNow ?? Clock.leaseMilliseconds()
             let now = now ?? Clock.milliseconds()
@@ -300,7 +300,7 @@ public final class Spool: Sendable {
     // MARK: - Operating
 
     /// Counts of deliveries by handler and state.
-    public func status() throws -> [(handler: String, state: DeliveryState, count: Int)] {
+    package func status() throws -> [(handler: String, state: DeliveryState, count: Int)] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT handler, state, COUNT(*) AS n FROM deliveries GROUP BY handler, state ORDER BY handler, state").compactMap { row in
                 guard let state = DeliveryState(rawValue: row["state"]) else { return nil }
@@ -310,27 +310,27 @@ public final class Spool: Sendable {
     }
 
     /// One row of `spool list`.
-    public struct Entry: Sendable {
+    package struct Entry: Sendable {
         /// The spool id.
-        public var eventID: Int64
+        package var eventID: Int64
         /// The handler.
-        public var handler: String
+        package var handler: String
         /// The state.
-        public var state: DeliveryState
+        package var state: DeliveryState
         /// Attempts made.
-        public var attempts: Int
+        package var attempts: Int
         /// The last error, if any.
-        public var lastError: String?
+        package var lastError: String?
         /// The transaction id.
-        public var transactionID: String?
+        package var transactionID: String?
         /// When it was received (Unix ms).
-        public var receivedAt: Int64
+        package var receivedAt: Int64
         /// When the next attempt falls due (Unix ms).
-        public var nextAttemptAt: Int64
+        package var nextAttemptAt: Int64
     }
 
     /// Deliveries, newest first, filtered by state, handler and event.
-    public func list(state: DeliveryState? = nil, handler: String? = nil, eventID: Int64? = nil, limit: Int = 100) throws -> [Entry] {
+    package func list(state: DeliveryState? = nil, handler: String? = nil, eventID: Int64? = nil, limit: Int = 100) throws -> [Entry] {
         try database.read { db in
             var conditions: [String] = []
             var arguments: StatementArguments = []
@@ -352,12 +352,12 @@ public final class Spool: Sendable {
     }
 
     /// The stored JSON of event `id`, if it is in the spool.
-    public func eventJSON(id: Int64) throws -> String? {
+    package func eventJSON(id: Int64) throws -> String? {
         try database.read { db in try String.fetchOne(db.cachedStatement(sql: "SELECT json FROM events WHERE id = ?"), arguments: [id]) }
     }
 
     /// Puts dead (or failed) deliveries back in line now; returns how many.
-    public func retry(eventID: Int64?, handler: String?, now: Int64 = Clock.milliseconds()) throws -> Int {
+    package func retry(eventID: Int64?, handler: String?, now: Int64 = Clock.milliseconds()) throws -> Int {
         try database.write { db in
             var conditions = eventID == nil ? ["state = 'dead'"] : ["state IN ('dead', 'failed')", "event_id = ?"]
             var arguments: StatementArguments = [now, now]
@@ -372,7 +372,7 @@ public final class Spool: Sendable {
     }
 
     /// Deletes events received before `cutoff` whose every delivery is delivered; returns how many.
-    public func purgeDelivered(receivedBefore cutoff: Int64) throws -> Int {
+    package func purgeDelivered(receivedBefore cutoff: Int64) throws -> Int {
         try database.write { db in
             try db.execute(sql: """
                 DELETE FROM events WHERE received_at < ?

@@ -8,37 +8,37 @@
 ///   retention: 30d
 /// ```
 import ContactListenerKit
-public struct SpoolConfiguration: Sendable, Equatable {
+package struct SpoolConfiguration: Sendable, Equatable {
     /// The SQLite file (WAL mode, synchronous=FULL).
-    public var path: String
+    package var path: String
     /// The retry schedule.
-    public var retry: RetrySchedule = .default
+    package var retry: RetrySchedule = .default
     /// How long a transaction id stays known for deduplication, in milliseconds.
-    public var dedupWindow: Int64 = 7 * 86_400_000
+    package var dedupWindow: Int64 = 7 * 86_400_000
     /// How long delivered events are kept before they are purged, in milliseconds.
-    public var retention: Int64 = 30 * 86_400_000
+    package var retention: Int64 = 30 * 86_400_000
     /// How long a dispatcher may hold a claimed delivery before another may take it over
     /// (renewed while it works), in milliseconds; at most `maxLease`.
-    public var lease: Int64 = 60_000
+    package var lease: Int64 = 60_000
     /// In CGI mode, how long the process may deliver after answering.
-    public var cgiDeliveryBudget: Int64 = 5_000
+    package var cgiDeliveryBudget: Int64 = 5_000
     /// Events per delivery batch.
-    public var batchSize: Int = 64
+    package var batchSize: Int = 64
 
     /// The longest `lease`: a day. A stored lease longer than this holds nothing (see
     /// `Clock.leaseMilliseconds`).
     static let maxLease: Int64 = 86_400_000
 
     /// The keys of the `spool:` mapping.
-    public static let keys = ["path", "retry", "jitter", "dedup_window", "retention", "lease", "cgi_delivery_budget", "batch_size"]
+    package static let keys = ["path", "retry", "jitter", "dedup_window", "retention", "lease", "cgi_delivery_budget", "batch_size"]
 
     /// A spool at `path` with the defaults.
-    public init(path: String) {
+    package init(path: String) {
         self.path = path
     }
 
     /// Parses the `spool:` mapping; relative paths resolve against `baseDirectory`.
-    public init(node: ConfigNode, baseDirectory: String) throws(ConfigurationError) {
+    package init(node: ConfigNode, baseDirectory: String) throws(ConfigurationError) {
         try node.requireMapping(allowed: Self.keys)
         guard let pathNode = node["path"] else { throw node.error("the spool needs 'path' (e.g. /var/lib/contact-listener/spool.db)") }
         let path = try pathNode.string()

@@ -5,13 +5,13 @@ import ListenerSupport
 ///
 /// `GroupCommit` does the batching: the first waiting thread becomes the leader, writes
 /// everything queued so far in one transaction, and wakes the others with their outcomes.
-public final class SpoolWriter: @unchecked Sendable {
+package final class SpoolWriter: @unchecked Sendable {
     /// The spool written to.
-    public let spool: Spool
+    package let spool: Spool
     private let group: GroupCommit<Spool.Item, Spool.StoreOutcome>
 
     /// Writes to `spool`.
-    public init(spool: Spool) {
+    package init(spool: Spool) {
         self.spool = spool
         group = GroupCommit { batch in
             do {
@@ -23,7 +23,7 @@ public final class SpoolWriter: @unchecked Sendable {
     }
 
     /// Stores `item` durably (or finds it a duplicate); returns once committed.
-    public func store(_ item: Spool.Item) throws -> Spool.StoreOutcome {
+    package func store(_ item: Spool.Item) throws -> Spool.StoreOutcome {
         try group.submit(item).get()
     }
 }

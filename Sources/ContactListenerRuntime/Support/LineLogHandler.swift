@@ -11,11 +11,11 @@ import Glibc
 /// characters escaped: values that came from a request can't forge extra log lines.
 ///
 /// `2026-11-29T09:14:52.400Z info request method=POST status=200 bytes=89 ms=0.97 …`
-public struct LineLogHandler: LogHandler {
+package struct LineLogHandler: LogHandler {
     /// Metadata attached to every record.
-    public var metadata: Logger.Metadata = [:]
+    package var metadata: Logger.Metadata = [:]
     /// The minimum level written: process-wide, so a reload (SIGHUP) can change it.
-    public var logLevel: Logger.Level {
+    package var logLevel: Logger.Level {
         get { Logger.Level.allCases[Self.level.load(ordering: .relaxed)] }
         set { Self.level.store(Logger.Level.allCases.firstIndex(of: newValue) ?? 2, ordering: .relaxed) }
     }
@@ -26,7 +26,7 @@ public struct LineLogHandler: LogHandler {
     static let leadingKeys = ["method", "status", "bytes", "ms", "transactionid", "request_id", "remote_addr", "duplicate", "error"]
 
     /// Writes to `fd` (stderr by default) at `level` and above.
-    public init(level: Logger.Level, fd: Int32 = 2) {
+    package init(level: Logger.Level, fd: Int32 = 2) {
         self.fd = fd
         self.logLevel = level
     }
@@ -42,14 +42,14 @@ public struct LineLogHandler: LogHandler {
     }
 
     /// Metadata by key.
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
     /// Writes one line, built as bytes in one buffer: string interpolation, a merged
     /// dictionary and sorting every key would cost more than the rest of the log call.
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         let all: Logger.Metadata
         if metadata.isEmpty {
             all = event.metadata ?? [:]

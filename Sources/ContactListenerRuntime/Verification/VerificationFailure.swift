@@ -5,9 +5,9 @@
 /// It only ever quotes values checked to be harmless (a parsed IP address, a method made
 /// of letters), so a client can't inject text into the log either.
 import ContactListenerKit
-public struct VerificationFailure: Error, Equatable, Sendable, CustomStringConvertible {
+package struct VerificationFailure: Error, Equatable, Sendable, CustomStringConvertible {
     /// A verification rule, spelled as its key under `verify:`.
-    public enum Rule: String, Sendable, CaseIterable {
+    package enum Rule: String, Sendable, CaseIterable {
         /// `verify.token`: a shared token.
         case token
         /// `verify.signature`: a MAC over the body.
@@ -39,7 +39,7 @@ public struct VerificationFailure: Error, Equatable, Sendable, CustomStringConve
     private init(_ code: Code) { self.code = code }
 
     /// The rule that refused the request.
-    public var rule: Rule {
+    package var rule: Rule {
         switch code {
         case .missingToken, .wrongToken: return .token
         case .missingSignature, .malformedSignature, .staleSignature, .wrongSignature, .unsignedQuery: return .signature
@@ -50,7 +50,7 @@ public struct VerificationFailure: Error, Equatable, Sendable, CustomStringConve
 
     /// The HTTP status: 401 without credentials, 403 with wrong ones or from the wrong
     /// address, 405 for a method that isn't accepted.
-    public var status: Int {
+    package var status: Int {
         switch code {
         case .missingToken, .missingSignature, .unsignedQuery: return 401
         case .methodNotAllowed: return 405
@@ -59,10 +59,10 @@ public struct VerificationFailure: Error, Equatable, Sendable, CustomStringConve
     }
 
     /// Whether credentials were missing altogether (the 401 case), as opposed to wrong.
-    public var isMissingCredentials: Bool { status == 401 }
+    package var isMissingCredentials: Bool { status == 401 }
 
     /// The one-line message for the client and the log, starting with the rule's key.
-    public var description: String {
+    package var description: String {
         let key = "verify.\(rule.rawValue)"
         switch code {
         case .missingToken:

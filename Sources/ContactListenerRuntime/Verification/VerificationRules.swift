@@ -10,7 +10,7 @@
 ///   methods: [GET, POST]
 /// ```
 import ContactListenerKit
-public struct VerificationRules: Sendable {
+package struct VerificationRules: Sendable {
     /// `verify.token`.
     var token: TokenRule?
     /// `verify.signature`.
@@ -23,15 +23,15 @@ public struct VerificationRules: Sendable {
     var methods: MethodRule?
 
     /// The keys the `verify:` mapping may use.
-    public static let configKeys = ["token", "signature", "allow_from", "trusted_proxies", "methods"]
+    package static let configKeys = ["token", "signature", "allow_from", "trusted_proxies", "methods"]
 
     /// No rules: every request is accepted, its query left as it is.
-    public static let none = VerificationRules()
+    package static let none = VerificationRules()
 
     private init() {}
 
     /// Reads the `verify:` mapping; a bad value is reported with its file, line and key.
-    public init(node: ConfigNode) throws(ConfigurationError) {
+    package init(node: ConfigNode) throws(ConfigurationError) {
         try node.requireMapping(allowed: Self.configKeys)
         token = try node["token"].map { (child) throws(ConfigurationError) in try TokenRule(node: child) }
         signature = try node["signature"].map { (child) throws(ConfigurationError) in try SignatureRule(node: child) }
@@ -51,7 +51,7 @@ public struct VerificationRules: Sendable {
     }
 
     /// Whether no rule is configured.
-    public var isEmpty: Bool {
+    package var isEmpty: Bool {
         token == nil && signature == nil && allowFrom == nil && methods == nil && trustedProxies.isEmpty
     }
 
@@ -61,12 +61,12 @@ public struct VerificationRules: Sendable {
 
     /// Whether any client on the internet can get an event stored: `allow_from` admits
     /// every address and no credential is required.
-    public var isOpenToEveryone: Bool {
+    package var isOpenToEveryone: Bool {
         token == nil && signature == nil && (allowFrom?.contains(AddressRange.everyAddress) ?? false)
     }
 
     /// The configured rules in words, without any secret, for `check-config`.
-    public var summary: [String] {
+    package var summary: [String] {
         var lines: [String] = []
         if isLoopbackOnly {
             lines.append("no rule: only loopback clients (127.0.0.0/8, ::1) are accepted, others get 403; add token, signature or allow_from")
@@ -97,8 +97,8 @@ public struct VerificationRules: Sendable {
     /// The token comes out of the query string whether or not verification passes.
     ///
     /// With no rule saying who may send, only loopback clients are accepted (fail closed:
-    /// a public URL with a forgotten `verify:` must not take contacts from anyone).
-    public func verify(_ request: Request, now: Int) -> VerificationOutcome {
+    /// a package URL with a forgotten `verify:` must not take contacts from anyone).
+    package func verify(_ request: Request, now: Int) -> VerificationOutcome {
         if let failure = methods?.check(request.method) { return .rejected(failure) }
 
         let client = ClientAddress.resolve(request, trustedProxies: trustedProxies)

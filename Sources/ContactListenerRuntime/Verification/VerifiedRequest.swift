@@ -1,22 +1,22 @@
 /// What verification decided about an accepted request, for the rest of the pipeline.
 import ContactListenerKit
-public struct VerifiedRequest: Equatable, Sendable {
+package struct VerifiedRequest: Equatable, Sendable {
     /// The client address it decided on (`REMOTE_ADDR`, or the forwarded client behind a
     /// trusted proxy); nil when the server gave no `REMOTE_ADDR`.
-    public var clientAddress: String?
+    package var clientAddress: String?
     /// `QUERY_STRING` with every `token=` parameter removed and the rest byte-identical:
     /// decode and log this one, never the original.
-    public var query: String
+    package var query: String
     /// The signature scheme's message id (Standard Webhooks' `webhook-id`), for deduplication.
-    public var webhookID: String?
+    package var webhookID: String?
     /// True when a `signature` rule checked the body. The signature covers the body alone,
     /// so then only the body may become event data: the query string could otherwise add
     /// or change any field, `transactionid` (the deduplication key) among them, on a
     /// captured request or on a GET that carries the MAC of an empty body.
-    public var bodyIsSigned: Bool
+    package var bodyIsSigned: Bool
 
     /// Creates the accepted outcome.
-    public init(clientAddress: String?, query: String, webhookID: String?, bodyIsSigned: Bool = false) {
+    package init(clientAddress: String?, query: String, webhookID: String?, bodyIsSigned: Bool = false) {
         self.clientAddress = clientAddress
         self.query = query
         self.webhookID = webhookID
@@ -25,5 +25,5 @@ public struct VerifiedRequest: Equatable, Sendable {
 
     /// The query string that may become event data: the token-free query, or nothing at all
     /// when the signature covers only the body.
-    public var eventQuery: String { bodyIsSigned ? "" : query }
+    package var eventQuery: String { bodyIsSigned ? "" : query }
 }

@@ -1,17 +1,17 @@
 /// `type: mysql`: the normalized schema in MariaDB or MySQL, through libmariadb.
 import ContactListenerKit
-public enum MySQLHandlerFactory: ContactHandlerFactory {
+package enum MySQLHandlerFactory: ContactHandlerFactory {
     /// The `type:` value.
-    public static let type = "mysql"
+    package static let type = "mysql"
     /// The line `contact-listener handlers` prints.
-    public static let summary = "store events in MariaDB/MySQL: normalized contacts, fields with history, activity and raw events (utf8mb4; schema migrated on connect)"
+    package static let summary = "store events in MariaDB/MySQL: normalized contacts, fields with history, activity and raw events (utf8mb4; schema migrated on connect)"
     /// The keys this type takes, with their help.
-    public static let options = SQLServerOptions.keys(
+    package static let options = SQLServerOptions.keys(
         scheme: "mysql", defaultPort: 3306,
         urlNote: "; host localhost means the default unix socket, ?socket=/path names another")
 
     /// Builds the handler, naming the bad key on error.
-    public static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
+    package static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
         try checkKeys(configuration)
         let options = try SQLServerOptions(configuration, schemes: ["mysql", "mariadb"], defaultPort: 3306)
         // No connection yet: a server that is down must not keep the listener from starting.

@@ -1,15 +1,15 @@
 /// `type: postgres`: the normalized schema in PostgreSQL, through postgres-nio.
 import ContactListenerKit
-public enum PostgresHandlerFactory: ContactHandlerFactory {
+package enum PostgresHandlerFactory: ContactHandlerFactory {
     /// The `type:` value.
-    public static let type = "postgres"
+    package static let type = "postgres"
     /// The line `contact-listener handlers` prints.
-    public static let summary = "store events in PostgreSQL: normalized contacts, fields with history, activity and raw events (schema migrated on connect)"
+    package static let summary = "store events in PostgreSQL: normalized contacts, fields with history, activity and raw events (schema migrated on connect)"
     /// The keys this type takes, with their help.
-    public static let options = SQLServerOptions.keys(scheme: "postgres", defaultPort: 5432)
+    package static let options = SQLServerOptions.keys(scheme: "postgres", defaultPort: 5432)
 
     /// Builds the handler, naming the bad key on error.
-    public static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
+    package static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
         try checkKeys(configuration)
         let options = try SQLServerOptions(configuration, schemes: ["postgres", "postgresql"], defaultPort: 5432)
         // No connection yet: a server that is down must not keep the listener from starting.

@@ -9,11 +9,11 @@ import Synchronization
 /// stop the listener: the spool keeps the events), migrated, and made again after it broke.
 /// Any failure makes the delivery fail, so the spool retries it later; after a failed
 /// connect the rest of the batch fails at once instead of waiting out one timeout each.
-public final class SQLServerHandler: ContactHandler {
+package final class SQLServerHandler: ContactHandler {
     /// The handler's configured name.
-    public let name: String
+    package let name: String
     /// `postgres` or `mysql`, and where: for messages (never the password).
-    public let target: String
+    package let target: String
     private let writer: SQLEventWriter
     private let connect: @Sendable () throws -> any SQLConnection
     private let connection = Mutex<Slot>(Slot())
@@ -37,13 +37,13 @@ public final class SQLServerHandler: ContactHandler {
     }
 
     /// Stores the event, or throws when the server is unreachable or refuses it.
-    public func handle(_ delivery: Delivery) throws {
+    package func handle(_ delivery: Delivery) throws {
         if let failure = handle(batch: [delivery]).first, case .failure(let error) = failure { throw error }
     }
 
     /// Stores each event of the batch in its own transaction, over one connection, each
     /// while the spool's lease on it still holds.
-    public func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
+    package func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
         connection.withLock { slot in
             var results: [Result<Void, any Error>] = []
             results.reserveCapacity(batch.count)
@@ -98,7 +98,7 @@ public final class SQLServerHandler: ContactHandler {
     }
 
     /// Closes the connection.
-    public func close() {
+    package func close() {
         connection.withLock { slot in
             slot.connection?.close()
             slot.connection = nil

@@ -6,17 +6,17 @@ import ContactListenerKit
 /// so that several processes (CGI mode) can share the file.
 ///
 /// Every event is written in a transaction of its own; a batch shares one connection.
-public final class SQLiteHandler: ContactHandler {
+package final class SQLiteHandler: ContactHandler {
     /// The handler's configured name.
-    public let name: String
+    package let name: String
     /// The database file.
-    public let path: String
+    package let path: String
     let database: DatabaseQueue
     private let writer = SQLEventWriter(dialect: .sqlite)
 
     /// Opens (creating and migrating) the database at `path`; another process holding the
     /// write lock is waited for up to `busyTimeout` seconds.
-    public init(name: String, path: String, busyTimeout: Double = 10) throws {
+    package init(name: String, path: String, busyTimeout: Double = 10) throws {
         self.name = name
         self.path = path
         database = try SQLiteFile.open(path, durability: .full, busyTimeout: busyTimeout, migrator: Self.migrator)
@@ -33,14 +33,14 @@ public final class SQLiteHandler: ContactHandler {
     }
 
     /// Stores the event, or throws when the database can't be written.
-    public func handle(_ delivery: Delivery) throws {
+    package func handle(_ delivery: Delivery) throws {
         if let failure = handle(batch: [delivery]).first, case .failure(let error) = failure { throw error }
     }
 
     /// Stores each event in its own IMMEDIATE transaction (the write lock is taken up front,
     /// so a concurrent writer makes it wait rather than fail half-way), each while the
     /// spool's lease on it still holds.
-    public func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
+    package func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
         database.writeWithoutTransaction { db in
             batch.map { delivery in
                 do {
@@ -62,24 +62,24 @@ public final class SQLiteHandler: ContactHandler {
     }
 
     /// Closes the database.
-    public func close() {
+    package func close() {
         try? database.close()
     }
 
     /// `type: sqlite`.
-    public enum Factory: ContactHandlerFactory {
+    package enum Factory: ContactHandlerFactory {
         /// The `type:` value.
-        public static let type = "sqlite"
+        package static let type = "sqlite"
         /// The line `contact-listener handlers` prints.
-        public static let summary = "store events in a normalized SQLite database (contacts, fields with history, activity, raw events)"
+        package static let summary = "store events in a normalized SQLite database (contacts, fields with history, activity, raw events)"
         /// The keys this type takes, with their help.
-        public static let options: [(name: String, help: String)] = [
+        package static let options: [(name: String, help: String)] = [
             ("path", "the database file, created and migrated on start; relative paths resolve against the config file's folder (required)"),
             ("busy_timeout", "how long to wait for another process's write lock, like 10s (default 10s)"),
         ]
 
         /// Builds the handler, naming the bad key on error.
-        public static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
+        package static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
             try checkKeys(configuration)
             let options = configuration.options
             guard let pathNode = options["path"] else { throw options.error("a sqlite handler needs 'path' (e.g. data/contacts.sqlite)") }

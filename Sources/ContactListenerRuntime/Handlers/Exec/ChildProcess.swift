@@ -9,19 +9,19 @@ import Glibc
 /// deadline after which the whole process group is killed. stdin and stderr are served by
 /// one `poll` loop, so a child that writes a lot of stderr before reading all its input
 /// can't deadlock us, and inputs larger than a pipe (megabytes) work.
-public enum ChildProcess {
+package enum ChildProcess {
     private static let spawnLock = ConditionLock()
 
     /// How a run ended.
-    public struct Outcome: Sendable {
+    package struct Outcome: Sendable {
         /// The exit status, or nil when killed by a signal.
-        public var exitStatus: Int32?
+        package var exitStatus: Int32?
         /// The signal that ended it, if any.
-        public var signal: Int32?
+        package var signal: Int32?
         /// True when it was killed for running past the deadline.
-        public var timedOut: Bool
+        package var timedOut: Bool
         /// The first bytes of its stderr.
-        public var standardError: String
+        package var standardError: String
     }
 
     /// Runs `arguments[0]` (looked up in `PATH` when it has no `/`) with `environment`.

@@ -6,15 +6,15 @@ import ListenerSupport
 /// This is how a PHP user keeps their existing listener code: `command: [php, handler.php]`
 /// with `$event = json_decode(file_get_contents('php://stdin'), true);` (see
 /// deploy/examples/exec-handler.php).
-public final class ExecHandler: ContactHandler {
+package final class ExecHandler: ContactHandler {
     /// The handler's configured name.
-    public let name: String
+    package let name: String
     private let command: [String]
     private let timeout: Int64
     private let baseEnvironment: [String: String]
 
     /// Creates a handler; `timeout` is in milliseconds.
-    public init(name: String, command: [String], timeout: Int64, environment: [String: String]) {
+    package init(name: String, command: [String], timeout: Int64, environment: [String: String]) {
         self.name = name
         self.command = command
         self.timeout = timeout
@@ -22,7 +22,7 @@ public final class ExecHandler: ContactHandler {
     }
 
     /// Runs the command once for the event.
-    public func handle(_ delivery: Delivery) throws {
+    package func handle(_ delivery: Delivery) throws {
         let event = delivery.event
         var environment = baseEnvironment
         environment["CONTACT_ID"] = event.contact.id ?? ""
@@ -54,16 +54,16 @@ public final class ExecHandler: ContactHandler {
     }
 
     /// `type: exec`.
-    public enum Factory: ContactHandlerFactory {
-        public static let type = "exec"
-        public static let summary = "run a program per event: JSON on stdin, CONTACT_EMAIL etc. in the environment, exit 0 = stored"
-        public static let options: [(name: String, help: String)] = [
+    package enum Factory: ContactHandlerFactory {
+        package static let type = "exec"
+        package static let summary = "run a program per event: JSON on stdin, CONTACT_EMAIL etc. in the environment, exit 0 = stored"
+        package static let options: [(name: String, help: String)] = [
             ("command", "the program and its arguments as a list, run without a shell (required), e.g. [php, /srv/handler.php]"),
             ("timeout", "per attempt, e.g. 30s (default); the program's process group is killed after it"),
             ("env", "extra environment variables (a mapping); PATH is passed through"),
         ]
 
-        public static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
+        package static func make(_ configuration: HandlerConfiguration) throws(ConfigurationError) -> any ContactHandler {
             try checkKeys(configuration)
             let options = configuration.options
             guard let commandNode = options["command"] else { throw options.error("an exec handler needs 'command', e.g. [php, handler.php]") }
