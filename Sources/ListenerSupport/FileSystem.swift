@@ -47,6 +47,12 @@ package enum FileSystem {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// `path` resolved against `baseDirectory` (a config file's folder): an absolute path as
+    /// it is, a relative one under the folder ("." is the working directory: left as it is).
+    package static func resolve(_ path: String, against baseDirectory: String) -> String {
+        path.hasPrefix("/") || baseDirectory == "." ? path : "\(baseDirectory)/\(path)"
+    }
+
     /// True when `path` exists.
     package static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0

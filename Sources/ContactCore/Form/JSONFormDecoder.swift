@@ -237,7 +237,7 @@ package struct JSONFormDecoder: Sendable {
             guard position + 4 <= input.count else { throw failure("invalid \\u escape") }
             var value: UInt32 = 0
             for offset in 0..<4 {
-                guard let digit = URLEncodedFormDecoder.hexValue(input[position + offset]) else {
+                guard let digit = Hex.value(input[position + offset]) else {
                     throw failure("invalid \\u escape")
                 }
                 value = value << 4 | UInt32(digit)

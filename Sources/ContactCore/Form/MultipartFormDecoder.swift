@@ -210,10 +210,8 @@ package struct MultipartFormDecoder: Sendable {
         return result
     }
 
-    /// C's `isspace` in the "C" locale.
-    static func isSpace(_ byte: UInt8) -> Bool {
-        byte == 0x20 || (0x09...0x0D).contains(byte)
-    }
+    /// C's `isspace` in the "C" locale, as rfc1867.c uses it (the same test as the names').
+    static func isSpace(_ byte: UInt8) -> Bool { FormBuilder.isCSpace(byte) }
 
     /// `strcasecmp(a, b) == 0` for ASCII.
     static func asciiCaseInsensitiveEquals(_ bytes: some Collection<UInt8>, _ text: String) -> Bool {

@@ -60,7 +60,7 @@ package struct URLEncodedFormDecoder: Sendable {
     /// PHP's `php_url_decode`: `+` is a space, `%XX` with two hex digits is a byte,
     /// and any other `%` stays literal. Writes at most `count` bytes; returns how many.
     static func percentDecode(_ input: UnsafePointer<UInt8>, count: Int, into output: UnsafeMutablePointer<UInt8>) -> Int {
-        hexDigitValues.withUnsafeBufferPointer { hex in
+        Hex.values.withUnsafeBufferPointer { hex in
             var source = input
             let end = input + count
             var target = output
@@ -84,15 +84,15 @@ package struct URLEncodedFormDecoder: Sendable {
         }
     }
 
-    /// The value of each byte as a hex digit, 0xFF for a byte that is not one: two table
-    /// loads instead of two three-way range tests per `%XX` (most of a name's bytes are
-    /// `%5B`/`%5D`).
-    static let hexDigitValues: [UInt8] = (0...255).map { byte in
-        switch UInt8(byte) {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt8(byte) - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt8(byte) - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt8(byte) - UInt8(ascii: "A") + 10
-        default: return 0xFF
+    /// Percent-decodes `text` into bytes exactly as the decoder decodes a name or value (the
+    /// `token` rule must see the same bytes the decoder would have).
+    package static func percentDecodedBytes(_ text: some StringProtocol) -> [UInt8] {
+        var input = Array(text.utf8)
+        return input.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return [] }
+            // Decoding never lengthens: decode in place.
+            let count = percentDecode(base, count: buffer.count, into: base)
+            return Array(buffer.prefix(count))
         }
     }
 
@@ -107,12 +107,5 @@ package struct URLEncodedFormDecoder: Sendable {
             guard let target = output.baseAddress else { return 0 }
             return percentDecode(source, count: input.count, into: target)
         }
-    }
-
-    /// The value of a hex digit, or nil (the JSON decoder's `\\u` and database URLs use it too).
-    @inline(__always)
-    package static func hexValue(_ byte: UInt8) -> UInt8? {
-        let value = hexDigitValues[Int(byte)]
-        return value == 0xFF ? nil : value
     }
 }

@@ -66,8 +66,6 @@ package struct JSONWriter: Sendable {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     /// Writes an object key that needs no escaping (a literal of this program: printable
     /// ASCII without `"` or `\\`), copying it as it is.
     package mutating func plainKey(_ name: String) {
@@ -145,7 +143,7 @@ package struct JSONWriter: Sendable {
             if escape == UInt8(ascii: "u") {
                 let scalar: Int = width == 3 ? (base[position + 2] == 0xA8 ? 0x2028 : 0x2029) : Int(byte)
                 for shift in stride(from: 12, through: 0, by: -4) {
-                    bytes.append(JSONWriter.hexDigits[(scalar >> shift) & 0xF])
+                    bytes.append(Hex.digits[(scalar >> shift) & 0xF])
                 }
             }
             position += width

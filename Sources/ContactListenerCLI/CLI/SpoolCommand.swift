@@ -64,30 +64,18 @@ extension ContactListener {
             @OptionGroup var common: Common
 
             func run() throws {
-                let rows = try common.openSpool().status()
+                let counts = try common.openSpool().status()
                 if common.json {
                     var writer = JSONWriter()
-                    writer.beginObject()
-                    for handler in Array(Set(rows.map(\.handler))).sorted() {
-                        writer.key(handler)
-                        writer.beginObject()
-                        for state in DeliveryState.allCases {
-                            writer.key(state.rawValue)
-                            writer.int(rows.first { $0.handler == handler && $0.state == state }?.count ?? 0)
-                        }
-                        writer.endObject()
-                    }
-                    writer.endObject()
+                    counts.write(to: &writer)
                     print(writer.string)
                     return
                 }
-                if rows.isEmpty { print("the spool is empty"); return }
+                if counts.entries.isEmpty { print("the spool is empty"); return }
                 print(pad("handler", 20) + DeliveryState.allCases.map { pad($0.rawValue, 11) }.joined())
-                for handler in Array(Set(rows.map(\.handler))).sorted() {
-                    let counts = DeliveryState.allCases.map { state in
-                        pad(String(rows.first { $0.handler == handler && $0.state == state }?.count ?? 0), 11)
-                    }
-                    print(pad(handler, 20) + counts.joined())
+                for handler in counts.handlers {
+                    let cells = DeliveryState.allCases.map { state in pad(String(counts.count(handler, state)), 11) }
+                    print(pad(handler, 20) + cells.joined())
                 }
             }
         }

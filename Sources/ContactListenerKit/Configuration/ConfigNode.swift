@@ -126,14 +126,16 @@ public struct ConfigNode: @unchecked Sendable {
         }
     }
 
+    /// One value or a list of them (`token: x` or `token: [x, y]`), as a list of nodes.
+    package func items() throws(ConfigurationError) -> [ConfigNode] {
+        node.sequence != nil ? try elements() : [self]
+    }
+
     /// One string or a list of strings, as a list.
     public func stringList() throws(ConfigurationError) -> [String] {
-        if node.sequence != nil {
-            var result: [String] = []
-            for element in try elements() { result.append(try element.string()) }
-            return result
-        }
-        return [try string()]
+        var result: [String] = []
+        for item in try items() { result.append(try item.string()) }
+        return result
     }
 
     /// Expands `${VAR}` and `${VAR:-default}`; an unset variable without default is an error.

@@ -44,6 +44,6 @@ public struct HandlerConfiguration: Sendable {
 
     /// Resolves a possibly relative path against `baseDirectory`.
     public func resolve(path: String) -> String {
-        path.hasPrefix("/") || baseDirectory == "." ? path : "\(baseDirectory)/\(path)"
+        FileSystem.resolve(path, against: baseDirectory)
     }
 }

@@ -1,3 +1,4 @@
+import ListenerSupport
 /// The `dedup:` section, for a configuration without a spool: where the keys of stored
 /// events are kept, and for how long a replay of one is recognised.
 ///
@@ -20,7 +21,7 @@ package struct DedupConfiguration: Sendable, Equatable {
 
     /// The default: `data/dedup.db` under `baseDirectory`, kept 7 days.
     package init(baseDirectory: String) {
-        path = baseDirectory == "." ? "data/dedup.db" : "\(baseDirectory)/data/dedup.db"
+        path = FileSystem.resolve("data/dedup.db", against: baseDirectory)
     }
 
     /// Parses the `dedup:` mapping; a relative path resolves against `baseDirectory`.
@@ -30,7 +31,7 @@ package struct DedupConfiguration: Sendable, Equatable {
         if let pathNode = node["path"] {
             let text = try pathNode.string()
             guard !text.isEmpty else { throw pathNode.error("expected a file path, like data/dedup.db") }
-            path = text.hasPrefix("/") || baseDirectory == "." ? text : "\(baseDirectory)/\(text)"
+            path = FileSystem.resolve(text, against: baseDirectory)
         }
         if let windowNode = node["window"] { window = try windowNode.duration() }
     }

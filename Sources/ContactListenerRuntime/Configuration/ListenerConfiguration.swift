@@ -128,7 +128,7 @@ package struct ListenerConfiguration: Sendable {
         }
         if let logFile = root["log_file"] {
             let path = try logFile.string()
-            configuration.logFile = path.hasPrefix("/") || baseDirectory == "." ? path : "\(baseDirectory)/\(path)"
+            configuration.logFile = FileSystem.resolve(path, against: baseDirectory)
         }
         if let verify = root["verify"] {
             configuration.verify = try VerificationRules(node: verify)

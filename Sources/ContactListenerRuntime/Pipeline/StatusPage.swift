@@ -3,7 +3,7 @@ import ContactListenerKit
 struct StatusPage {
     let snapshot: StatusBoard.Snapshot
     let threads: Int
-    let spool: [(handler: String, state: DeliveryState, count: Int)]?
+    let spool: SpoolCounts?
     let prometheus: [UInt8]
 
     /// The response for the query string's format.
@@ -37,16 +37,7 @@ struct StatusPage {
         writer.endObject()
         writer.key("spool")
         if let spool {
-            writer.beginObject()
-            for handler in Array(Set(spool.map(\.handler))).sorted() {
-                writer.key(handler); writer.beginObject()
-                for state in DeliveryState.allCases {
-                    writer.key(state.rawValue)
-                    writer.int(spool.first { $0.handler == handler && $0.state == state }?.count ?? 0)
-                }
-                writer.endObject()
-            }
-            writer.endObject()
+            spool.write(to: &writer)
         } else {
             writer.raw("null")
         }
@@ -83,7 +74,7 @@ struct StatusPage {
             ("latency p50 / p99", "\(snapshot.p50) ms / \(snapshot.p99) ms"),
         ]
         rows += snapshot.byStatus.map { ("answered \($0.status)", String($0.count)) }
-        for entry in spool ?? [] where entry.count > 0 {
+        for entry in spool?.entries ?? [] where entry.count > 0 {
             rows.append(("spool \(entry.handler) \(entry.state.rawValue)", String(entry.count)))
         }
         var page = "<!doctype html><meta charset=utf-8><title>contact-listener status</title>"
@@ -103,7 +94,7 @@ struct StatusPage {
         text += "# TYPE contact_listener_uptime_seconds gauge\ncontact_listener_uptime_seconds \(snapshot.uptimeSeconds)\n"
         if let spool {
             text += "# TYPE contact_listener_spool_deliveries gauge\n"
-            for entry in spool {
+            for entry in spool.entries {
                 text += "contact_listener_spool_deliveries{handler=\"\(entry.handler)\",state=\"\(entry.state.rawValue)\"} \(entry.count)\n"
             }
         }

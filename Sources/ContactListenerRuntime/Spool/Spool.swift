@@ -1,6 +1,5 @@
 import ContactListenerKit
 import ContactListenerSQL
-import Crypto
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -114,17 +113,11 @@ package final class Spool: Sendable {
     /// `Clock.leaseMilliseconds` for why all three).
     private static let leaseHeld = "(? BETWEEN d.lease_from AND d.lease_until - 1 AND d.lease_until - d.lease_from <= \(SpoolConfiguration.maxLease))"
 
-    /// The dedup key for a transaction id: its SHA-256, hex.
+    /// The dedup key for a transaction id: its SHA-256, hex, as the SQL handlers key rows
+    /// (a raw value never becomes a key).
     package static func dedupKey(_ value: String?) -> String? {
         guard let value, !value.isEmpty else { return nil }
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in SHA256.hash(data: Array(value.utf8)) {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        return SQLKey.hash(value)
     }
 
     // MARK: - Accepting
@@ -300,13 +293,13 @@ package final class Spool: Sendable {
     // MARK: - Operating
 
     /// Counts of deliveries by handler and state.
-    package func status() throws -> [(handler: String, state: DeliveryState, count: Int)] {
-        try database.read { db in
+    package func status() throws -> SpoolCounts {
+        SpoolCounts(try database.read { db in
             try Row.fetchAll(db, sql: "SELECT handler, state, COUNT(*) AS n FROM deliveries GROUP BY handler, state ORDER BY handler, state").compactMap { row in
                 guard let state = DeliveryState(rawValue: row["state"]) else { return nil }
                 return (row["handler"], state, row["n"])
             }
-        }
+        })
     }
 
     /// One row of `spool list`.

@@ -1,3 +1,4 @@
+import ListenerSupport
 /// The `spool:` section: where accepted events wait for their handlers, and how they retry.
 ///
 /// ```yaml
@@ -42,7 +43,7 @@ package struct SpoolConfiguration: Sendable, Equatable {
         try node.requireMapping(allowed: Self.keys)
         guard let pathNode = node["path"] else { throw node.error("the spool needs 'path' (e.g. /var/lib/contact-listener/spool.db)") }
         let path = try pathNode.string()
-        self.init(path: path.hasPrefix("/") || baseDirectory == "." ? path : "\(baseDirectory)/\(path)")
+        self.init(path: FileSystem.resolve(path, against: baseDirectory))
         func duration(_ child: ConfigNode) throws(ConfigurationError) -> Int64 { try child.duration() }
         if let retry = node["retry"] {
             var delays: [Int64] = []

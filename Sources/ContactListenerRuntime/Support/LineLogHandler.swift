@@ -121,13 +121,12 @@ package struct LineLogHandler: LogHandler {
             case UInt8(ascii: "\t"): line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "t"))
             case 0..<0x20, 0x7F:
                 line.append(contentsOf: "\\x".utf8)
-                line.append(hexDigits[Int(byte >> 4)])
-                line.append(hexDigits[Int(byte & 0xF)])
+                line.append(Hex.digits[Int(byte >> 4)])
+                line.append(Hex.digits[Int(byte & 0xF)])
             default: line.append(byte)
             }
         }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
 

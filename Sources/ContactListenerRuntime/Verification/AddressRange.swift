@@ -99,7 +99,7 @@ extension AddressRange {
     /// The ranges under `node`: one string or a list of them, each error naming its element
     /// (`verify.allow_from[1]`).
     static func list(from node: ConfigNode) throws(ConfigurationError) -> [AddressRange] {
-        let items = node.node.sequence != nil ? try node.elements() : [node]
+        let items = try node.items()
         var ranges: [AddressRange] = []
         for item in items {
             let text = try item.string()

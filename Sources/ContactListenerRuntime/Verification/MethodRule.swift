@@ -9,7 +9,7 @@ struct MethodRule: Sendable, Equatable {
 
     /// Reads `verify.methods`: one method or a list, each GET or POST (any case).
     init(node: ConfigNode) throws(ConfigurationError) {
-        let items = node.node.sequence != nil ? try node.elements() : [node]
+        let items = try node.items()
         guard !items.isEmpty else {
             throw node.error("the list is empty, which would refuse every request; list GET and/or POST, or leave the key out")
         }

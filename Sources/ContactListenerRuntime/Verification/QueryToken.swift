@@ -34,27 +34,9 @@ enum QueryToken {
         return (removed ? kept.joined(separator: "&") : query, tokens)
     }
 
-    /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte, and a
-    /// `%` without two hex digits stays literal, as in PHP's `urldecode`.
+    /// A name or value decoded as the form decoder decodes it (`+` a space, `%XX` a byte, any
+    /// other `%` literal, as PHP's `urldecode`).
     static func formDecode(_ text: Substring) -> [UInt8] {
-        let bytes = Array(text.utf8)
-        var decoded: [UInt8] = []
-        decoded.reserveCapacity(bytes.count)
-        var index = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "+") {
-                decoded.append(UInt8(ascii: " "))
-            } else if byte == UInt8(ascii: "%"), index + 2 < bytes.count,
-                      let high = Hex.nibble(bytes[index + 1]), let low = Hex.nibble(bytes[index + 2]) {
-                decoded.append(high << 4 | low)
-                index += 3
-                continue
-            } else {
-                decoded.append(byte)
-            }
-            index += 1
-        }
-        return decoded
+        URLEncodedFormDecoder.percentDecodedBytes(text)
     }
 }

@@ -12,7 +12,7 @@ enum SigningSecrets {
         guard let secretNode = node["secret"] else {
             throw node.error("'secret' is required (write \"${SIGNING_SECRET}\" to take it from the environment)")
         }
-        let items = secretNode.node.sequence != nil ? try secretNode.elements() : [secretNode]
+        let items = try secretNode.items()
         guard !items.isEmpty else { throw secretNode.error("the list is empty; give at least one secret") }
         var keys: [[UInt8]] = []
         for item in items {

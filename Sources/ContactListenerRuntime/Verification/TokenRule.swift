@@ -12,7 +12,7 @@ struct TokenRule: Sendable {
 
     /// Reads `verify.token`: one token or a list (several during a rotation).
     init(node: ConfigNode) throws(ConfigurationError) {
-        let items = node.node.sequence != nil ? try node.elements() : [node]
+        let items = try node.items()
         guard !items.isEmpty else { throw node.error("the list is empty; give at least one token, or leave the key out") }
         var digests: [[UInt8]] = []
         for item in items {

@@ -108,8 +108,8 @@ struct DatabaseURL: Sendable, Equatable {
         var utf8 = Array(text.utf8)[...]
         while let byte = utf8.popFirst() {
             guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
-            guard utf8.count >= 2, let high = URLEncodedFormDecoder.hexValue(utf8[utf8.startIndex]),
-                  let low = URLEncodedFormDecoder.hexValue(utf8[utf8.startIndex + 1]) else {
+            guard utf8.count >= 2, let high = Hex.value(utf8[utf8.startIndex]),
+                  let low = Hex.value(utf8[utf8.startIndex + 1]) else {
                 throw ParseError(description: "bad percent-escape in the URL's \(part)")
             }
             bytes.append(high << 4 | low)

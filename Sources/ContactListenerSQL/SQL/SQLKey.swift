@@ -4,17 +4,10 @@ import Crypto
 /// The keys the database handlers build rows on. Uniqueness never rests on a raw value (the
 /// platform's ids and emails can be any length; PostgreSQL's btree rows stop near 8 KB and
 /// InnoDB's keys at 3072 bytes): every key is the SHA-256 of a value, as 64 hex characters.
-enum SQLKey {
+package enum SQLKey {
     /// The SHA-256 of `text`'s UTF-8 bytes, lowercase hex.
-    static func hash(_ text: String) -> String {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in SHA256.hash(data: Array(text.utf8)) {
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
+    package static func hash(_ text: String) -> String {
+        Hex.encode(SHA256.hash(data: Array(text.utf8)))
     }
 
     /// The event's key: the hash of its transaction id, or of the listener's request id
