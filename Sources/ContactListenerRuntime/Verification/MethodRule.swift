@@ -1,6 +1,10 @@
-/// The `verify.methods` rule: which of GET and POST the listener accepts.
 import ContactListenerKit
-struct MethodRule: Sendable, Equatable {
+
+/// The `verify.methods` rule: which of GET and POST the listener accepts.
+struct MethodRule: VerificationRule, Equatable {
+    static let key = "methods"
+    static let identifiesSender = false
+
     /// The methods accepted, upper-case.
     let allowed: [String]
 
@@ -24,9 +28,26 @@ struct MethodRule: Sendable, Equatable {
         self.allowed = allowed
     }
 
-    /// Nil when `method` is allowed, else the 405 failure.
-    func check(_ method: String) -> VerificationFailure? {
+    /// Nil when the method is allowed, else the 405 failure.
+    func check(_ request: Request, verdict: inout Verdict) -> VerificationFailure? {
         // HTTP methods are case-sensitive: `post` is not POST.
-        allowed.contains(method) ? nil : .methodNotAllowed(method, allowed: allowed)
+        allowed.contains(request.method) ? nil : .methodNotAllowed(request.method, allowed: allowed)
+    }
+
+    var summary: [String] { ["methods: \(allowed.joined(separator: ", "))"] }
+}
+
+extension VerificationFailure.Rule {
+    /// `verify.methods`.
+    static let methods = Self(rawValue: MethodRule.key)
+}
+
+extension VerificationFailure {
+    /// `method` isn't among `allowed` (405).
+    static func methodNotAllowed(_ method: String, allowed: [String]) -> VerificationFailure {
+        // Quote the method only when it is plainly a method name.
+        let shown = method.utf8.count <= 16 && method.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) && !method.isEmpty
+            ? "method \(method)" : "this method"
+        return VerificationFailure(.methods, status: 405, "\(shown) is not accepted; send \(allowed.joined(separator: " or "))")
     }
 }

@@ -3,7 +3,10 @@ import Crypto
 
 /// The `verify.token` rule: a shared token sent as `?token=`, an `X-Listener-Token`
 /// header or `Authorization: Bearer`.
-struct TokenRule: Sendable {
+struct TokenRule: VerificationRule {
+    static let key = "token"
+    static let identifiesSender = true
+
     /// SHA-256 digests of the configured tokens.
     ///
     /// Comparing digests keeps the comparison constant-time even in the tokens' lengths,
@@ -25,6 +28,14 @@ struct TokenRule: Sendable {
             digests.append(Self.digest(Array(token.utf8)))
         }
         self.digests = digests
+    }
+
+    /// Takes the `token` parameters out of the query (whether or not they are right, so a
+    /// token is never decoded or logged) and checks every token sent.
+    func check(_ request: Request, verdict: inout Verdict) -> VerificationFailure? {
+        let extracted = QueryToken.extract(from: verdict.query)
+        verdict.query = extracted.query
+        return check(request, queryTokens: extracted.tokens)
     }
 
     /// Checks the tokens `request` carries; `queryTokens` are those `QueryToken` took out of the query.
@@ -49,6 +60,8 @@ struct TokenRule: Sendable {
         return allMatch ? nil : .wrongToken
     }
 
+    var summary: [String] { ["token: \(digests.count) accepted"] }
+
     /// The token of an `Authorization: Bearer <token>` header (scheme name in any case),
     /// or nil for another scheme or none.
     static func bearerToken(_ header: String?) -> [UInt8]? {
@@ -67,4 +80,16 @@ struct TokenRule: Sendable {
     private static func digest(_ token: [UInt8]) -> [UInt8] {
         Array(SHA256.hash(data: token))
     }
+}
+
+extension VerificationFailure.Rule {
+    /// `verify.token`.
+    static let token = Self(rawValue: TokenRule.key)
+}
+
+extension VerificationFailure {
+    /// No token was sent (401).
+    static let missingToken = VerificationFailure(.token, status: 401, "no token; send it as ?token=, an X-Listener-Token header or Authorization: Bearer")
+    /// A token was sent but isn't configured (403).
+    static let wrongToken = VerificationFailure(.token, status: 403, "the token is not one of the configured tokens")
 }
