@@ -228,7 +228,7 @@ struct SQLiteHandlerTests {
         let good = try ListenerConfiguration.parse(
             "handlers:\n  - type: sqlite\n    path: db/contacts.sqlite\n    busy_timeout: 2s\n",
             file: "test.yaml", baseDirectory: directory)
-        let handlers = try HandlerRegistry.makeHandlers(good.handlers)
+        let handlers = try HandlerRegistry().makeHandlers(good.handlers)
         #expect((handlers.first as? SQLiteHandler)?.path == "\(directory)/db/contacts.sqlite")
         handlers.forEach { $0.close() }
         for (yaml, mentioning) in [
@@ -238,7 +238,7 @@ struct SQLiteHandlerTests {
         ] {
             let configuration = try ListenerConfiguration.parse(yaml, file: "test.yaml", baseDirectory: directory)
             #expect {
-                try HandlerRegistry.makeHandlers(configuration.handlers)
+                try HandlerRegistry().makeHandlers(configuration.handlers)
             } throws: { error in
                 "\(error)".contains(mentioning)
             }

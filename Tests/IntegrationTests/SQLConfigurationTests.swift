@@ -64,7 +64,7 @@ struct SQLConfigurationTests {
             let configuration = try ListenerConfiguration.parse(
                 "handlers:\n  - \(entry)\n", file: "listener.yaml", baseDirectory: "/tmp", environment: [:])
             do {
-                let handlers = try HandlerRegistry.makeHandlers(configuration.handlers)
+                let handlers = try HandlerRegistry().makeHandlers(configuration.handlers)
                 handlers.forEach { $0.close() }
                 Issue.record("accepted: \(entry)")
             } catch {
@@ -87,7 +87,7 @@ struct SQLConfigurationTests {
                 url: mysql://app:topsecret@127.0.0.1:\(port)/contacts
                 timeout: 3s
             """, file: "listener.yaml", baseDirectory: "/tmp", environment: [:])
-        let handlers = try HandlerRegistry.makeHandlers(configuration.handlers)
+        let handlers = try HandlerRegistry().makeHandlers(configuration.handlers)
         defer { handlers.forEach { $0.close() } }
         let delivery = try SQLEvents.delivery("transactionid=tx-down&contact%5Bid%5D=1", receivedAt: SQLEvents.olderAt)
         let failures = try await offload {

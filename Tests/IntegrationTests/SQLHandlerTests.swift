@@ -31,7 +31,7 @@ struct SQLHandlerTests {
                 url: \(mariadb.url)
                 timeout: 5s
             """, file: directory.file("handlers.yaml"), baseDirectory: directory.path)
-        let handlers = try HandlerRegistry.makeHandlers(configuration.handlers)
+        let handlers = try HandlerRegistry().makeHandlers(configuration.handlers)
         defer { handlers.forEach { $0.close() } }
         let snapshots: @Sendable () throws -> [DatabaseSnapshot] = {
             [try DatabaseSnapshot.read(sqlitePath: sqlitePath), try DatabaseSnapshot.read(postgres), try DatabaseSnapshot.read(mariadb)]

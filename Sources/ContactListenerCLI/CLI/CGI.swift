@@ -14,7 +14,7 @@ extension ContactListener {
             SignalWaiter.ignoreWriteFailureSignals()
             let service: ListenerService
             do {
-                service = try Runtime.makeService(configPath: nil, environment: environment, statusPage: false)
+                service = try Runtime.makeService(configPath: nil, environment: environment)
             } catch {
                 Runtime.complain("\(error)")
                 CGIGateway.discardUnreadBody(environment: environment, alreadyRead: 0)

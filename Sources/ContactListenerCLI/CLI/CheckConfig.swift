@@ -28,10 +28,10 @@ extension ContactListener {
                 configuration = try ConfigurationLoader.load(explicit: config)
                 // A dry build proves the handlers' options and that their files could be
                 // created, without creating anything.
-                try HandlerRegistry.makeHandlers(configuration.handlers, dryRun: true).forEach { $0.close() }
+                try ContactListener.registry.makeHandlers(configuration.handlers, dryRun: true).forEach { $0.close() }
             } catch {
                 Runtime.complain("\(error)")
-                throw ExitCode(Runtime.configurationExitCode)
+                throw ExitCode(ExitStatus.configuration)
             }
             print(Self.render(configuration))
         }
@@ -99,7 +99,7 @@ extension ContactListener {
 
         /// Runs `handlers`.
         package func run() {
-            for factory in HandlerRegistry.all {
+            for factory in ContactListener.registry.all {
                 print("\(factory.type): \(factory.summary)")
                 print("  name: a unique name for logs and the spool (default: the type)")
                 print("  map: rename or drop custom fields first, e.g. {fields: {\"First Name\": first_name, \"17\": company}, drop: [Notes]}")

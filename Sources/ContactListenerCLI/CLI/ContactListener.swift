@@ -3,6 +3,7 @@ import ContactListenerRuntime
 import ListenerSupport
 import ListenerSupport
 import ArgumentParser
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -75,11 +76,16 @@ public struct ContactListener: ParsableCommand {
     /// Creates the command (ArgumentParser needs it).
     public init() {}
 
+    /// The handler types of this binary, set once by `main(handlers:)`: ArgumentParser
+    /// makes the subcommands, so they find it here rather than in an argument.
+    static var registry: HandlerRegistry { registryStorage.withLock { $0 } }
+    private static let registryStorage = Mutex(HandlerRegistry())
+
     /// Runs the listener with the built-in handlers plus `handlers` (your own types).
     /// Started as CGI, serves the one request and never reads its command line; with no
     /// arguments and a listening socket on fd 0, serves FastCGI; otherwise runs a subcommand.
     public static func main(handlers: [any ContactHandlerFactory.Type]) -> Never {
-        HandlerRegistry.register(handlers)
+        registryStorage.withLock { $0 = HandlerRegistry(adding: handlers) }
         let environment = ProcessEnvironment.current
         // Under CGI the command line belongs to the client: Apache's mod_cgi and mod_cgid
         // turn a query string without '=' into arguments, split on '+' (RFC 3875 §4.4, the

@@ -45,7 +45,7 @@ extension ContactListener {
             if let config {
                 do { configuration = try ConfigurationLoader.load(explicit: config) } catch {
                     Runtime.complain("\(error)")
-                    throw ExitCode(Runtime.configurationExitCode)
+                    throw ExitCode(ExitStatus.configuration)
                 }
             }
             configuration.handlers = []
@@ -77,7 +77,7 @@ extension ContactListener {
                 body = []
             }
             let pipeline = RequestPipeline(
-                configuration: configuration, sink: DirectSink(handlers: HandlerSet([])), logger: .init(label: "decode"))
+                configuration: configuration, sink: DirectSink(handlers: HandlerSet([])), logger: .init(label: "decode"), board: nil)
             do throws(PipelineError) {
                 let event = try pipeline.makeEvent(from: Request(params: params, body: body), requestID: "decode")
                 if raw {

@@ -1,7 +1,6 @@
 import ContactListenerKit
 import ContactListenerRuntime
 import ListenerSupport
-import ListenerSupport
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -10,30 +9,28 @@ import Glibc
 
 /// What every serving mode sets up the same way: logging, the configuration, the handlers.
 enum Runtime {
-    /// Exit status for a bad configuration (sysexits.h `EX_CONFIG`).
-    static let configurationExitCode: Int32 = 78
 
-    /// Sends log lines to stderr (the web server's error log in CGI mode) at `level`.
-    static func bootstrapLogging(level: String) {
-        let parsed = Logger.Level(rawValue: level) ?? .info
+    /// The process's log level: the configuration sets it, every logger follows it.
+    static let logLevel = LogLevelSetting()
+
+    /// Sends log lines to stderr (the web server's error log in CGI mode) at `level`. swift-log
+    /// may be bootstrapped once per process; a reload only moves the level.
+    static func bootstrapLogging(level: Logger.Level) {
+        logLevel.level = level
         let first = bootstrapped.withLock { done in
             defer { done = true }
             return !done
         }
         if first {
-            LoggingSystem.bootstrap { _ in LineLogHandler(level: parsed) }
-        } else {
-            var handler = LineLogHandler(level: parsed)
-            handler.logLevel = parsed  // the level is process-wide: a reload changes it for all
+            LoggingSystem.bootstrap { _ in LineLogHandler(following: logLevel) }
         }
     }
 
-    /// swift-log may be bootstrapped once per process; a reload only changes the level.
     private static let bootstrapped = Mutex(false)
 
     /// Loads the configuration and builds the listener, or explains what is wrong.
     static func makeService(
-        configPath: String?, environment: [String: String], statusPage: Bool = true,
+        configPath: String?, environment: [String: String], board: StatusBoard? = nil,
         adjust: (inout ListenerConfiguration) throws(ConfigurationError) -> Void = { _ in }
     ) throws(ConfigurationError) -> ListenerService {
         var configuration = try ConfigurationLoader.load(explicit: configPath, environment: environment)
@@ -44,7 +41,8 @@ enum Runtime {
             }
         }
         bootstrapLogging(level: configuration.logLevel)
-        return try ListenerService(configuration: configuration, logger: Logger(label: "contact-listener"), board: statusPage ? .shared : nil)
+        return try ListenerService(
+            configuration: configuration, registry: ContactListener.registry, logger: Logger(label: "contact-listener"), board: board)
     }
 
     /// Prints one line to stderr.

@@ -63,10 +63,11 @@ extension ContactListener {
             }
             let service: ListenerService
             do {
-                service = try Runtime.makeService(configPath: configPath, environment: environment, adjust: overrides)
+                // The status page's board outlives reloads: counts and the start time stay.
+                service = try Runtime.makeService(configPath: configPath, environment: environment, board: StatusBoard(), adjust: overrides)
             } catch {
                 Runtime.complain("\(error)")
-                return Runtime.configurationExitCode
+                return ExitStatus.configuration
             }
             let configuration = service.pipeline.configuration
             let logger = Logger(label: "contact-listener")
@@ -78,7 +79,7 @@ extension ContactListener {
                 } catch {
                     Runtime.complain(error.description)
                     service.shutdown()
-                    return 71  // EX_OSERR
+                    return ExitStatus.systemError
                 }
                 described = address.description
             } else if let inherited = ListenSocket.inherited(environment: environment) {
@@ -87,7 +88,7 @@ extension ContactListener {
             } else {
                 Runtime.complain("no socket to listen on: pass --listen unix:/path/to.sock (or 127.0.0.1:9000), set `listen:` in the config, or start me from spawn-fcgi or systemd")
                 service.shutdown()
-                return 64  // EX_USAGE
+                return ExitStatus.usage
             }
             let services = ServiceHolder(service)
             let server = FastCGIServer(listenFD: fd, threads: configuration.threads, services: services, logger: logger)
@@ -106,7 +107,7 @@ extension ContactListener {
             } catch {
                 Runtime.complain("\(error)")
                 service.shutdown()
-                return 71
+                return ExitStatus.systemError
             }
             signals: while true {
                 let signal = SignalWaiter.next()
@@ -144,7 +145,9 @@ extension ContactListener {
             let old = services.service.pipeline.configuration
             let fresh: ListenerService
             do {
-                fresh = try Runtime.makeService(configPath: configPath, environment: ProcessEnvironment.current.merging(environment) { current, _ in current }, adjust: overrides)
+                fresh = try Runtime.makeService(
+                    configPath: configPath, environment: ProcessEnvironment.current.merging(environment) { current, _ in current },
+                    board: services.service.pipeline.board, adjust: overrides)
             } catch {
                 logger.error("reload refused: the configuration is invalid; the running one stays", metadata: ["error": .string("\(error)")])
                 return

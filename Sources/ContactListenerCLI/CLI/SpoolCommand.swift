@@ -43,11 +43,11 @@ extension ContactListener {
                     configuration = try ConfigurationLoader.load(explicit: config)
                 } catch {
                     Runtime.complain("\(error)")
-                    throw ExitCode(Runtime.configurationExitCode)
+                    throw ExitCode(ExitStatus.configuration)
                 }
                 guard let spoolConfiguration = configuration.spool else {
                     Runtime.complain("\(configuration.source) configures no spool; add `spool: /var/lib/contact-listener/spool.db`")
-                    throw ExitCode(Runtime.configurationExitCode)
+                    throw ExitCode(ExitStatus.configuration)
                 }
                 do {
                     return try Spool(configuration: spoolConfiguration, handlerNames: configuration.handlers.map(\.name))
@@ -225,15 +225,15 @@ extension ContactListener {
             guard let budget = DurationText.milliseconds(maxTime) else { throw ValidationError("--max-time takes a duration like 50s") }
             let service: ListenerService
             do {
-                service = try Runtime.makeService(configPath: config, environment: ProcessEnvironment.current, statusPage: false)
+                service = try Runtime.makeService(configPath: config, environment: ProcessEnvironment.current)
             } catch {
                 Runtime.complain("\(error)")
-                throw ExitCode(Runtime.configurationExitCode)
+                throw ExitCode(ExitStatus.configuration)
             }
             guard service.spool != nil else {
                 Runtime.complain("no spool is configured, so there is nothing to drain")
                 service.shutdown()
-                throw ExitCode(Runtime.configurationExitCode)
+                throw ExitCode(ExitStatus.configuration)
             }
             let attempts = service.drain(milliseconds: budget)
             service.shutdown()

@@ -69,7 +69,7 @@ package final class HTTPForwardHandler: ContactHandler {
         do {
             request = try HTTPClient.Request(url: url, method: method)
         } catch {
-            throw HandlerError(handler: name, reason: "bad url \(shownURL): \(error)", permanent: true)
+            throw HandlerError.permanent(handler: name, reason: "bad url \(shownURL): \(error)")
         }
         request.headers.add(name: "Content-Type", value: contentType)
         request.headers.add(name: "User-Agent", value: "contact-listener/\(ListenerVersion.number)")
@@ -92,9 +92,9 @@ package final class HTTPForwardHandler: ContactHandler {
         if (300..<400).contains(status) { throw redirectFailure(status: status, location: answer.head.headers.first(name: "Location")) }
         let reason = "\(method) \(shownURL) answered \(status): \(excerpt(answer.body))"
         if status == 429 || status >= 500 {
-            throw HandlerError(handler: name, reason: reason, retryAfter: Self.retryAfter(answer.head.headers.first(name: "Retry-After")))
+            throw HandlerError(handler: name, reason: reason, kind: .transient(retryAfter: Self.retryAfter(answer.head.headers.first(name: "Retry-After"))))
         }
-        throw HandlerError(handler: name, reason: reason, permanent: true)
+        throw HandlerError.permanent(handler: name, reason: reason)
     }
 
     /// The failure for a 3xx answer, naming where it pointed (redacted) so the operator can
@@ -114,7 +114,7 @@ package final class HTTPForwardHandler: ContactHandler {
             handler: name,
             reason: "\(method) \(shownURL) answered \(status) with \(target); redirects are not followed (one may change "
                 + "the method or carry the credentials elsewhere): if the CRM moved, set url: to its new address",
-            permanent: status != 302 && status != 307)
+            kind: status == 302 || status == 307 ? .transient(retryAfter: nil) : .permanent)
     }
 
     /// The start of an answer's body as text, the handler's secrets replaced by `[hidden]`.

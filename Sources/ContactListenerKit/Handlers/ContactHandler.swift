@@ -84,24 +84,43 @@ extension ContactHandler {
     }
 }
 
-/// A handler's failure to take an event, naming the handler.
+/// A handler's failure to take an event, naming the handler, and whether trying again can help.
 public struct HandlerError: Error, Sendable, CustomStringConvertible {
+    /// Whether the delivery is worth another attempt.
+    public enum Kind: Sendable, Equatable {
+        /// Worth retrying on the schedule (a database down, a CRM's 503 or 429); the backend
+        /// may ask to wait longer (`Retry-After`, in milliseconds).
+        case transient(retryAfter: Int64?)
+        /// Retrying can't help (a CRM answering 400): a dead letter at once, for the operator.
+        case permanent
+    }
+
     /// The handler's name.
     public var handler: String
     /// What went wrong.
     public var reason: String
-    /// True when retrying can't help (a CRM answering 400): the delivery becomes a dead
-    /// letter at once instead of waiting out the retry schedule.
-    public var permanent: Bool
-    /// How long the backend asked us to wait (`Retry-After`), in milliseconds.
-    public var retryAfter: Int64?
+    /// Whether to try again.
+    public var kind: Kind
 
-    /// Creates an error.
-    public init(handler: String, reason: String, permanent: Bool = false, retryAfter: Int64? = nil) {
+    /// A failure of `handler`; transient unless `kind` says otherwise.
+    public init(handler: String, reason: String, kind: Kind = .transient(retryAfter: nil)) {
         self.handler = handler
         self.reason = reason
-        self.permanent = permanent
-        self.retryAfter = retryAfter
+        self.kind = kind
+    }
+
+    /// A failure that retrying can't mend.
+    public static func permanent(handler: String, reason: String) -> HandlerError {
+        HandlerError(handler: handler, reason: reason, kind: .permanent)
+    }
+
+    /// True when the delivery becomes a dead letter at once.
+    public var isPermanent: Bool { kind == .permanent }
+
+    /// How long the backend asked to wait before the next attempt, in milliseconds.
+    public var retryAfter: Int64? {
+        if case .transient(let delay) = kind { return delay }
+        return nil
     }
 
     /// `handler 'jsonl': write /x: No space left on device`.

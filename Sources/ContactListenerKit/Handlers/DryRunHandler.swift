@@ -11,6 +11,6 @@ package final class DryRunHandler: ContactHandler {
 
     /// Always fails: a dry-run handler stores nothing.
     package func handle(_ delivery: Delivery) throws {
-        throw HandlerError(handler: name, reason: "check-config dry run: nothing is stored", permanent: true)
+        throw HandlerError.permanent(handler: name, reason: "check-config dry run: nothing is stored")
     }
 }

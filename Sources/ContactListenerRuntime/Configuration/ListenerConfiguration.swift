@@ -25,7 +25,7 @@ package struct ListenerConfiguration: Sendable {
     /// Handlers in the order they take each event.
     package var handlers: [HandlerConfiguration]
     /// Minimum log level (`trace` … `critical`).
-    package var logLevel: String = "info"
+    package var logLevel: Logger.Level = .info
     /// The durable spool; nil hands events straight to the handlers before the answer.
     package var spool: SpoolConfiguration?
     /// Where replays are recognised when there is no spool (nil with a spool, which
@@ -115,10 +115,10 @@ package struct ListenerConfiguration: Sendable {
             configuration.limits = try parseLimits(limits)
         }
         if let level = root["log_level"] {
-            configuration.logLevel = try level.string()
-            guard Logger.Level(rawValue: configuration.logLevel) != nil else {
+            guard let parsed = Logger.Level(rawValue: try level.string()) else {
                 throw level.error("expected one of trace, debug, info, notice, warning, error, critical")
             }
+            configuration.logLevel = parsed
         }
         for (key, slot) in [("status_path", \ListenerConfiguration.statusPath), ("ping_path", \ListenerConfiguration.pingPath)] {
             guard let node = root[key] else { continue }

@@ -1,11 +1,17 @@
 import ContactListenerKit
 import ContactListenerSQL
 import ContactListenerHTTP
-import Synchronization
 
-/// The handler types this binary knows: the built-in ones plus any a custom build adds.
-package enum HandlerRegistry {
-    private static let extra = Mutex<[any ContactHandlerFactory.Type]>([])
+/// The handler types this binary knows: the built-in ones plus any a custom build adds
+/// (`ContactListener.main(handlers:)` makes one and hands it to every service it builds).
+package struct HandlerRegistry: Sendable {
+    /// The types a custom build adds.
+    private let custom: [any ContactHandlerFactory.Type]
+
+    /// The built-in types and `custom`.
+    package init(adding custom: [any ContactHandlerFactory.Type] = []) {
+        self.custom = custom
+    }
 
     /// The built-in handler types.
     package static let builtIn: [any ContactHandlerFactory.Type] = [
@@ -14,20 +20,14 @@ package enum HandlerRegistry {
     ]
 
     /// Every known handler type; a custom type with a built-in's name replaces it.
-    package static var all: [any ContactHandlerFactory.Type] {
-        let custom = extra.withLock { $0 }
+    package var all: [any ContactHandlerFactory.Type] {
         let customTypes = Set(custom.map { $0.type })
-        return builtIn.filter { !customTypes.contains($0.type) } + custom
-    }
-
-    /// Adds handler types (`ContactListener.main(handlers:)` calls this).
-    package static func register(_ factories: [any ContactHandlerFactory.Type]) {
-        extra.withLock { $0.append(contentsOf: factories) }
+        return Self.builtIn.filter { !customTypes.contains($0.type) } + custom
     }
 
     /// Builds the configured handlers, failing on an unknown type or bad option.
     /// With `dryRun`, options and paths are checked but nothing is created, opened or connected.
-    package static func makeHandlers(_ configurations: [HandlerConfiguration], dryRun: Bool = false) throws(ConfigurationError) -> [any ContactHandler] {
+    package func makeHandlers(_ configurations: [HandlerConfiguration], dryRun: Bool = false) throws(ConfigurationError) -> [any ContactHandler] {
         let factories = all
         var handlers: [any ContactHandler] = []
         for var configuration in configurations {

@@ -18,8 +18,8 @@ package final class ListenerService: Sendable {
 
     /// Builds the handlers, opens the spool and wires the pipeline for `configuration`.
     /// `board` is the status page's (nil where no process stays to serve it: CGI, `drain`).
-    package init(configuration: ListenerConfiguration, logger: Logger, board: StatusBoard? = .shared) throws(ConfigurationError) {
-        let handlers = try HandlerRegistry.makeHandlers(configuration.handlers)
+    package init(configuration: ListenerConfiguration, registry: HandlerRegistry, logger: Logger, board: StatusBoard?) throws(ConfigurationError) {
+        let handlers = try registry.makeHandlers(configuration.handlers)
         self.handlers = handlers
         if let spoolConfiguration = configuration.spool {
             let spool: Spool

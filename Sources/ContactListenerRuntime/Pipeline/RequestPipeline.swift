@@ -21,7 +21,7 @@ package final class RequestPipeline: Sendable {
     private let requestIDs = RequestIDGenerator()
 
     /// Creates a pipeline; `spool` feeds the status page's spool section.
-    package init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger, spool: Spool? = nil, board: StatusBoard? = .shared) {
+    package init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger, spool: Spool? = nil, board: StatusBoard?) {
         self.configuration = configuration
         self.board = board
         self.sink = sink
@@ -143,43 +143,60 @@ package final class RequestPipeline: Sendable {
         let method = request.method
         guard method == "GET" || method == "POST" else { throw .methodNotAllowed(method) }
         let limits = configuration.limits
-        do {
-            var form = try URLEncodedFormDecoder(limits: limits).decode(Array((query ?? request.queryString).utf8))
-            if method == "POST" {
-                // `$_REQUEST` order "GP": the body's parameters win over the query's.
-                let body = try decodeBody(request, limits: limits)
-                if form.isEmpty { form = body } else { form.merge(body) }
-            }
-            return form
-        } catch let error as PipelineError {
-            throw error
-        } catch let error as FormError {
-            throw .form(error)
+        var form: FormArray
+        do throws(FormError) {
+            form = try URLEncodedFormDecoder(limits: limits).decode(Array((query ?? request.queryString).utf8))
         } catch {
-            throw .form(.invalidMultipart(reason: "\(error)"))  // unreachable: decoders throw FormError
+            throw .form(error)
         }
+        guard method == "POST" else { return form }
+        // `$_REQUEST` order "GP": the body's parameters win over the query's.
+        let format = try BodyFormat(of: request)
+        let body: FormArray
+        do throws(FormError) {
+            body = try request.body.withUnsafeBufferPointer { (bytes) throws(FormError) in try format.decode(bytes, limits: limits) }
+        } catch {
+            throw .form(error)
+        }
+        if form.isEmpty { form = body } else { form.merge(body) }
+        return form
     }
 
-    private func decodeBody(_ request: Request, limits: FormLimits) throws -> FormArray {
-        guard let contentType = request.contentType else {
-            if request.body.isEmpty { return FormArray() }
-            throw PipelineError.unsupportedMediaType("(none)")
-        }
-        let mediaType = Self.mediaType(contentType)
-        return try request.body.withUnsafeBufferPointer { body in
-            switch mediaType {
+    /// How a POST body is decoded, from its Content-Type.
+    private enum BodyFormat {
+        case empty, urlEncoded, multipart(boundary: String), json
+
+        /// The format of `request`'s body, or why it has none the listener decodes.
+        init(of request: Request) throws(PipelineError) {
+            guard let contentType = request.contentType else {
+                guard request.body.isEmpty else { throw .unsupportedMediaType("(none)") }
+                self = .empty
+                return
+            }
+            switch RequestPipeline.mediaType(contentType) {
             case "application/x-www-form-urlencoded":
-                return try URLEncodedFormDecoder(limits: limits).decode(body)
+                self = .urlEncoded
             case "multipart/form-data":
                 guard let boundary = MultipartFormDecoder.boundary(fromContentType: contentType) else {
-                    throw FormError.invalidMultipart(reason: "Content-Type has no boundary parameter")
+                    throw .form(.invalidMultipart(reason: "Content-Type has no boundary parameter"))
                 }
-                return try MultipartFormDecoder(limits: limits).decode(body, boundary: boundary)
+                self = .multipart(boundary: boundary)
             case "application/json", "text/json":
-                return try JSONFormDecoder(limits: limits).decode(body)
-            default:
-                if mediaType.hasSuffix("+json") { return try JSONFormDecoder(limits: limits).decode(body) }
-                throw PipelineError.unsupportedMediaType(mediaType)
+                self = .json
+            case let other where other.hasSuffix("+json"):
+                self = .json
+            case let other:
+                throw .unsupportedMediaType(other)
+            }
+        }
+
+        /// Decodes `body` in this format.
+        func decode(_ body: UnsafeBufferPointer<UInt8>, limits: FormLimits) throws(FormError) -> FormArray {
+            switch self {
+            case .empty: return FormArray()
+            case .urlEncoded: return try URLEncodedFormDecoder(limits: limits).decode(body)
+            case .multipart(let boundary): return try MultipartFormDecoder(limits: limits).decode(body, boundary: boundary)
+            case .json: return try JSONFormDecoder(limits: limits).decode(body)
             }
         }
     }

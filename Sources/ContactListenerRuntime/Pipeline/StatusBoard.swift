@@ -25,10 +25,6 @@ package final class StatusBoard: Sendable {
         var errors: [(at: String, status: Int, message: String)] = []
     }
 
-    /// The process's board: it outlives reloads (SIGHUP builds a new pipeline, not a new
-    /// process), so the counts and the start time stay.
-    package static let shared = StatusBoard()
-
     /// A board with its own registry.
     package init() {
         registry = PrometheusCollectorRegistry()

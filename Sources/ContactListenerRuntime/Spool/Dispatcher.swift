@@ -170,7 +170,7 @@ package final class Dispatcher: @unchecked Sendable {
                 notHanded.append(claim.eventID)
             case .failure(let error):
                 let handlerError = error as? HandlerError
-                let permanent = handlerError?.permanent ?? false
+                let permanent = handlerError?.isPermanent ?? false
                 let dead = permanent || claim.attempts + 1 >= spool.configuration.retry.maxAttempts
                 logger.log(level: dead ? .error : .warning, dead ? "delivery failed for good: dead letter" : "delivery failed; will retry", metadata: [
                     "handler": .string(handler.name), "spool_id": .stringConvertible(claim.eventID),

@@ -14,21 +14,22 @@ import Glibc
 package struct LineLogHandler: LogHandler {
     /// Metadata attached to every record.
     package var metadata: Logger.Metadata = [:]
-    /// The minimum level written: process-wide, so a reload (SIGHUP) can change it.
+    /// The minimum level written: this handler's own once set, else the setting it follows.
     package var logLevel: Logger.Level {
-        get { Logger.Level.allCases[Self.level.load(ordering: .relaxed)] }
-        set { Self.level.store(Logger.Level.allCases.firstIndex(of: newValue) ?? 2, ordering: .relaxed) }
+        get { ownLevel ?? setting.level }
+        set { ownLevel = newValue }
     }
+    private var ownLevel: Logger.Level?
+    private let setting: LogLevelSetting
     private let fd: Int32
-    private static let level = Atomic<Int>(2)
 
     /// The keys written first, in this order; others follow sorted.
     static let leadingKeys = ["method", "status", "bytes", "ms", "transactionid", "request_id", "remote_addr", "duplicate", "error"]
 
-    /// Writes to `fd` (stderr by default) at `level` and above.
-    package init(level: Logger.Level, fd: Int32 = 2) {
+    /// Writes to `fd` (stderr by default) at the level `setting` holds and above.
+    package init(following setting: LogLevelSetting, fd: Int32 = 2) {
+        self.setting = setting
         self.fd = fd
-        self.logLevel = level
     }
 
     /// Sends stderr (and so every log line) to `path`, appending; called at start and on

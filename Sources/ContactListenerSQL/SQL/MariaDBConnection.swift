@@ -156,7 +156,7 @@ final class MariaDBConnection: SQLConnection, @unchecked Sendable {
     private func failure() -> SQLFailure {
         let code = mysql_errno(handle)
         let message = String(cString: mysql_error(handle))
-        if (2000..<3000).contains(code) || [1053, 1927, 4031].contains(code) { broken = true }
+        if MariaDBErrorCode.connectionIsGone(code) { broken = true }
         return SQLFailure("\(message) (error \(code))")
     }
 }
