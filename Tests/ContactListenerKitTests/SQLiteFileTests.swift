@@ -46,3 +46,27 @@ struct SQLiteFileTests {
         #expect(before == after, "\(what): the file changed by being opened")
     }
 }
+
+extension SQLiteFileTests {
+    @Test("a new file opened by many connections at once: every one opens it", arguments: files)
+    func concurrentFirstOpen(what: String, open: @escaping @Sendable (String) throws -> DatabaseQueue, synchronous: Int) async throws {
+        let folder = try Self.folder("sqlite-race")
+        // CGI processes started together all find the file missing; separate connections in
+        // one process take SQLite's file locks just as separate processes do.
+        for round in 0..<20 {
+            let path = "\(folder)/file-\(round).db"
+            let failures = await withTaskGroup(of: String?.self) { group in
+                for _ in 0..<12 {
+                    group.addTask {
+                        do { try open(path).close(); return nil } catch { return "\(error)" }
+                    }
+                }
+                var failures: [String] = []
+                for await failure in group { if let failure { failures.append(failure) } }
+                return failures
+            }
+            #expect(failures.isEmpty, "\(what), round \(round): \(failures.count) of 12 opens failed: \(failures.first ?? "")")
+            if !failures.isEmpty { break }
+        }
+    }
+}

@@ -203,8 +203,8 @@ struct CGITests {
         defer { directory.remove() }
         let configPath = try directory.write("listener.yaml", ListenerConfig(socketGroup: nil).yaml)
         let clients = 4, perClient = 15
-        let statuses = try await concurrently(clients) { client -> [String: Int] in
-            var seen: [String: Int] = [:]
+        let statuses = try await concurrently(clients) { client -> [String: (status: Int, why: String)] in
+            var seen: [String: (status: Int, why: String)] = [:]
             for index in 0..<perClient {
                 let id = "tx-cgi-\(client)-\(index)"
                 let body = "transactionid=\(id)&contact%5Bemail%5D=c\(client)%40x.y&fields%5B0%5D%5Bname%5D=Pad&fields%5B0%5D%5Bvalue%5D="
@@ -220,13 +220,14 @@ struct CGITests {
                     process.stop(signal: SIGKILL)
                     throw TestFailure("CGI process \(id) did not exit")
                 }
-                seen[id] = exit == .exited(0) ? (try? Self.parse(process.stdout, exit: exit, stderr: "").status) ?? -1 : -1
+                let status = exit == .exited(0) ? (try? Self.parse(process.stdout, exit: exit, stderr: "").status) ?? -1 : -1
+                seen[id] = (status, status == 200 ? "" : "\(exit): \(process.stdout.prefix(300)) \(process.stderr.prefix(600))")
             }
             return seen
         }
-        let all = statuses.reduce(into: [String: Int]()) { $0.merge($1) { a, _ in a } }
+        let all = statuses.reduce(into: [String: (status: Int, why: String)]()) { $0.merge($1) { a, _ in a } }
         #expect(all.count == clients * perClient)
-        #expect(all.values.allSatisfy { $0 == 200 }, "\(all.filter { $0.value != 200 })")
+        #expect(all.values.allSatisfy { $0.status == 200 }, "\(all.filter { $0.value.status != 200 })")
         let lines = readText(directory.file("data/events.jsonl")).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(lines.count == clients * perClient)
         var ids: [String] = []

@@ -25,9 +25,13 @@ package enum SQLiteFile {
         case normal = "NORMAL"
     }
 
-    /// Opens (creating) `path` and applies `migrator`. Two processes creating a new file at
-    /// once both see it unmigrated, and GRDB's migrator checks outside its write lock, so
-    /// the loser fails on CREATE TABLE: it tries again and finds the winner's migration.
+    /// Opens (creating) `path` and applies `migrator`. Processes that find the file new at
+    /// the same moment (CGI requests arriving together) race twice, and the loser of either
+    /// race tries again until `busyTimeout` has passed:
+    /// - `PRAGMA journal_mode = WAL` needs the file to itself, and SQLite answers
+    ///   SQLITE_BUSY at once, without its busy handler, while another connection holds it;
+    /// - GRDB's migrator checks for applied migrations outside its write lock, so the loser
+    ///   fails on CREATE TABLE and, trying again, finds the winner's migration.
     package static func open(_ path: String, durability: Durability, busyTimeout: Double = 10, migrator: DatabaseMigrator) throws -> DatabaseQueue {
         try FileSystem.createDirectories(FileSystem.directory(of: path))
         // Created here, not by SQLite: its mode keeps other users out (the -wal and -shm
@@ -36,21 +40,31 @@ package enum SQLiteFile {
         var options = Configuration()
         options.busyMode = .timeout(busyTimeout)
         options.prepareDatabase { db in
-            // journal_mode first: it answers with the mode in force, which must be WAL.
-            let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
-            guard mode == "wal" else { throw DatabaseError(message: "can't use WAL mode for \(path) (got \(mode ?? "nothing"))") }
+            // Asked first, without changing anything: once the file is in WAL mode (every
+            // open but the first), no exclusive access is needed.
+            if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
+                // Setting it answers with the mode in force, which must be WAL.
+                let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                guard mode == "wal" else { throw DatabaseError(message: "can't use WAL mode for \(path) (got \(mode ?? "nothing"))") }
+            }
             try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
         }
-        let database = try DatabaseQueue(path: path, configuration: options)
+        let deadline = Timestamp.monotonicNanoseconds() + UInt64(busyTimeout * 1e9)
         var attempt = 0
         while true {
+            var database: DatabaseQueue? = nil
             do {
-                try migrator.migrate(database)
-                return database
+                let opened = try DatabaseQueue(path: path, configuration: options)
+                database = opened
+                try migrator.migrate(opened)
+                return opened
             } catch {
+                try? database?.close()
                 attempt += 1
-                if attempt >= 5 { throw error }
-                usleep(useconds_t(20_000 * attempt))
+                let busy = (error as? DatabaseError).map { $0.resultCode == .SQLITE_BUSY || $0.resultCode == .SQLITE_LOCKED } ?? false
+                // A lost race ends within a few tries; anything else fails the same way each time.
+                guard busy ? Timestamp.monotonicNanoseconds() < deadline : attempt < 5 else { throw error }
+                usleep(useconds_t(min(10_000 * attempt, 100_000)))
             }
         }
     }
