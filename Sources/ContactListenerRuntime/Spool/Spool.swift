@@ -1,3 +1,4 @@
+import Foundation
 import ContactListenerKit
 import ContactListenerSQL
 #if canImport(Glibc)
@@ -81,7 +82,7 @@ package final class Spool: Sendable {
                   transaction_id TEXT,
                   request_id TEXT NOT NULL,
                   received_at INTEGER NOT NULL,  -- Unix milliseconds
-                  json TEXT NOT NULL
+                  json TEXT NOT NULL             -- the event's JSON line, kept as the bytes written (a BLOB)
                 );
                 CREATE TABLE deliveries (
                   event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
@@ -144,7 +145,7 @@ package final class Spool: Sendable {
                     try db.cachedStatement(sql: "UPDATE events SET dedup_key = NULL WHERE id = ?").execute(arguments: [id])
                 }
                 try db.cachedStatement(sql: "INSERT INTO events (dedup_key, transaction_id, request_id, received_at, json) VALUES (?, ?, ?, ?, ?)").execute(
-                    arguments: [item.dedupKey, item.transactionID, item.requestID, now, String(decoding: item.json, as: UTF8.self)])
+                    arguments: [item.dedupKey, item.transactionID, item.requestID, now, Data(item.json)])
                 let id = db.lastInsertedRowID
                 for handler in handlerNames {
                     try db.cachedStatement(sql: "INSERT INTO deliveries (event_id, handler, state, next_attempt_at, updated_at) VALUES (?, ?, 'pending', ?, ?)").execute(
@@ -196,12 +197,13 @@ package final class Spool: Sendable {
                 let previousOwner: String? = row["lease_owner"]
                 try db.cachedStatement(sql: "UPDATE deliveries SET lease_from = ?, lease_until = ?, lease_owner = ?, updated_at = ? WHERE event_id = ? AND handler = ?").execute(
                     arguments: [leaseNow, leaseNow + configuration.lease, owner, now, id, handler])
-                let json: String = row["json"]
+                // The bytes as written; a spool from before they were kept so holds TEXT, read alike.
+                let json = try row.withUnsafeData(named: "json") { data in data.map(Array.init) } ?? []
                 let attempts: Int = row["attempts"]
                 // In doubt: an attempt was cut short (its lease ran out unfinished), or one
                 // failed, which may have stored it first (a program killed after writing).
                 claims.append(Claim(
-                    eventID: id, requestID: (row["request_id"] as String?) ?? "", json: Array(json.utf8), attempts: attempts,
+                    eventID: id, requestID: (row["request_id"] as String?) ?? "", json: json, attempts: attempts,
                     inDoubt: previousOwner != nil || attempts > 0))
             }
             return claims

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@preconcurrency import GRDB
 @testable import ContactListenerKit
 @testable import ContactListenerRuntime
 @testable import ListenerSupport
@@ -77,5 +78,20 @@ struct DispatcherTests {
         Self.drain(dispatcher)
         #expect(try spool.status().count("h", .delivered) == 1)
         #expect(handler.attempts == ["d-1", "d-1"])
+    }
+
+    @Test("the event's JSON is kept as the bytes written; a row a spool kept as TEXT reads back alike")
+    func storedBytesAndOlderTextRows() throws {
+        let spool = try Self.spool("disp-bytes", retry: [10], handlers: ["h"])
+        defer { spool.close() }
+        try Self.store(["b-1", "b-2"], in: spool)
+        let types = try spool.database.read { db in try String.fetchAll(db, sql: "SELECT typeof(json) FROM events ORDER BY id") }
+        #expect(types == ["blob", "blob"])
+        // As a spool written before the bytes were kept holds it.
+        try spool.database.write { db in try db.execute(sql: "UPDATE events SET json = CAST(json AS TEXT) WHERE transaction_id = 'b-2'") }
+        let handler = RecordingHandler(name: "h")
+        Self.drain(Dispatcher(spool: spool, handlers: [handler], logger: CoreFixture.quietLogger, owner: "test"))
+        #expect(handler.attempts.sorted() == ["b-1", "b-2"])
+        #expect(try spool.status().count("h", .delivered) == 2)
     }
 }
