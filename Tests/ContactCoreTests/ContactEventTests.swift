@@ -194,12 +194,12 @@ struct ContactEventTests {
             // The root object and "extra" are two levels; the lists under "x" the rest.
             Array((#"{"extra":{"x":"# + String(repeating: "[", count: listLevels) + String(repeating: "]", count: listLevels) + "}}").utf8)
         }
-        let limit = ContactEvent.storedDepthLimit
+        let limit = StoredEventReader.depthLimit
         #expect(try ContactEvent(storedJSON: stored(listLevels: limit - 1)).extra["x"] != nil)
         do {
             _ = try ContactEvent(storedJSON: stored(listLevels: limit))
             Issue.record("stored JSON nested past \(limit) levels was read")
-        } catch let error as FormError {
+        } catch {
             guard case .tooDeep(_, let reported) = error else { throw error }
             #expect(reported == limit)
         }
@@ -210,5 +210,61 @@ struct ContactEventTests {
         let event = try Self.event(deep, method: "POST")
         let restored = try ContactEvent(storedJSON: Array(event.json.utf8))
         #expect(restored.json == event.json)
+    }
+
+    /// Stored JSON is read as the writer wrote it: anything else is refused with the place
+    /// it went wrong, never mapped into the event by guesswork.
+    @Test(arguments: [
+        (#"{"transactionid":"t","colour":"red"}"#, "unexpected key 'colour'"),
+        (#"{"fields":[{"name":"n","colour":"red"}]}"#, "unexpected key 'colour'"),
+        (#"{"fields":{"name":"n"}}"#, "expected '['"),
+        (#"{"contact":[]}"#, "expected '{'"),
+        (#"{"contact":{"email":["a"]}}"#, "expected a string or null"),
+        (#"{"transactionid":7}"#, "expected a string or null"),
+        (#"{"meta":{"mode":"sideways"}}"#, "unexpected key 'mode: sideways'"),
+        (#"{"extra":"x"}"#, "expected an object for 'extra'"),
+        (#"{"transactionid":"t"} x"#, "unexpected data after the event"),
+        (#"{"transactionid":"t""#, "expected ',' or '}'"),
+    ])
+    func storedJSONRefusesWhatTheWriterNeverWrites(json: String, words: String) {
+        do {
+            _ = try ContactEvent(storedJSON: Array(json.utf8))
+            Issue.record("\(json) was read")
+        } catch {
+            #expect("\(error)".contains(words), "\(json): \(error)")
+        }
+    }
+
+    /// The section table drives the JSON: every section is written, in the table's order,
+    /// between `transactionid` and `extra`, and an absent one is an empty list (or the
+    /// contact with every key null).
+    @Test func sectionTableOrdersTheJSON() throws {
+        let json = try Self.event("transactionid=t", method: "POST").json
+        var offsets: [String.Index] = []
+        for name in ["transactionid"] + EventSection.all.map(\.name) + ["extra", "meta"] {
+            let range = try #require(json.range(of: "\"\(name)\":"), "\(name) missing from \(json)")
+            offsets.append(range.lowerBound)
+        }
+        #expect(offsets == offsets.sorted())
+        for section in EventSection.all where section.shape != .object {
+            #expect(json.contains("\"\(section.name)\":[]"), "\(section.name)")
+        }
+        for section in EventSection.all {
+            if let table = section.sqlTable {
+                #expect(table.columns.count == section.keys.count, "\(section.name): one column per key")
+                #expect(table.wholeNumbers.isSubset(of: Set(section.keys)), "\(section.name)")
+            }
+        }
+    }
+
+    /// `values` and `lastValue` read each section's records by the table's keys.
+    @Test func sectionValuesFollowTheKeys() throws {
+        let event = try Self.event(Self.fullPayload)
+        let clicks = try #require(EventSection.named("links-clicked"))
+        #expect(clicks.values(event) == [["https://x.example/a?b=c", "3"]])
+        #expect(EventSection.named("contact")?.lastValue(of: "email", in: event) == "ann@example.com")
+        #expect(EventSection.named("lead-status")?.lastValue(of: "label", in: event) == "Warm")
+        #expect(EventSection.named("lead-status")?.lastValue(of: "colour", in: event) == nil)
+        #expect(EventSection.named("nothing") == nil)
     }
 }

@@ -350,12 +350,6 @@ struct JSONDecoderRuleTests {
         #expect(form.keys == [.int(7), .string("07"), .string("-0")])
     }
 
-    /// `omitNulls` (used to read back the spool) drops object members that are null, not list items.
-    @Test func omitNulls() throws {
-        let decoder = JSONFormDecoder(omitNulls: true)
-        #expect(try decoder.decode(Array(#"{"a":null,"b":"x","c":[null]}"#.utf8)).phpJSON == #"{"b":"x","c":[""]}"#)
-    }
-
     static let tight = FormLimits(maxBodyBytes: 1 << 20, maxVars: 3, maxDepth: 1, maxKeyBytes: 4, maxValueBytes: 4)
 
     @Test(arguments: [

@@ -155,3 +155,44 @@ private func canonical(_ value: Any) -> String {
     guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) else { return "(not JSON: \(value))" }
     return String(decoding: data, as: UTF8.self)
 }
+
+/// `{{SECTION.KEY}}` reaches every section of the event through the section table: the
+/// last record's value, `-` or `_` in the section's name; unknown ones are refused.
+@Suite("http handler: placeholders")
+struct PlaceholderTests {
+    static let delivery: Delivery = {
+        var event = ContactEvent(metadata: EventMetadata(
+            receivedAt: "2024-03-07T08:09:10.123Z", remoteAddress: nil, requestID: "req-1", method: "POST", mode: .structured))
+        event.contact.email = "ann@example.com"
+        var first = CampaignOpened(), second = CampaignOpened()
+        first.name = "Spring"
+        second.name = "Summer"
+        event.campaignsOpened = [first, second]
+        var status = LeadStatus()
+        status.label = "Warm"
+        event.leadStatus = [status]
+        var link = LinkClicked()
+        link.clicks = "3"
+        event.linksClicked = [link]
+        return Delivery(event: event)
+    }()
+
+    @Test(arguments: [
+        ("contact.email", "ann@example.com" as String?),
+        ("contact.phone", nil),
+        ("campaigns_opened.name", "Summer"),
+        ("campaigns-opened.name", "Summer"),
+        ("lead_status.label", "Warm"),
+        ("links_clicked.clicks", "3"),
+        ("goals_reached.name", nil),
+    ])
+    func sectionPlaceholders(text: String, expected: String?) throws {
+        let placeholder = try #require(Placeholder(text))
+        #expect(placeholder.value(in: Self.delivery) == expected)
+    }
+
+    @Test(arguments: ["campaigns_opened.colour", "nothing.name", "contact", "lead_status."])
+    func unknownPlaceholders(text: String) {
+        #expect(Placeholder(text) == nil)
+    }
+}

@@ -5,17 +5,10 @@ extension ContactEvent {
         writer.beginObject()
         writer.plainKey("transactionid")
         writer.optionalString(transactionID)
-        writer.plainKey("contact")
-        contact.write(to: &writer)
-        Self.write("fields", fields, to: &writer)
-        Self.write("campaigns-opened", campaignsOpened, to: &writer)
-        Self.write("links-clicked", linksClicked, to: &writer)
-        Self.write("pages-visited", pagesVisited, to: &writer)
-        Self.write("automation-triggered", automationTriggered, to: &writer)
-        Self.write("goals-reached", goalsReached, to: &writer)
-        Self.write("webhooks-triggered", webhooksTriggered, to: &writer)
-        Self.write("lead-score", leadScore, to: &writer)
-        Self.write("lead-status", leadStatus, to: &writer)
+        for section in EventSection.all {
+            writer.plainKey(section.name)
+            section.write(self, &writer)
+        }
         writer.plainKey("extra")
         extra.writeObject(to: &writer)
         writer.plainKey("meta")
@@ -39,12 +32,5 @@ extension ContactEvent {
         var writer = JSONWriter(capacity: 2048)
         write(to: &writer)
         return writer.string
-    }
-
-    private static func write<Record: SectionRecord>(_ name: String, _ records: [Record], to writer: inout JSONWriter) {
-        writer.plainKey(name)
-        writer.beginArray()
-        for record in records { record.write(to: &writer) }
-        writer.endArray()
     }
 }

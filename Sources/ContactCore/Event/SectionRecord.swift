@@ -46,12 +46,6 @@ extension SectionRecord {
         }
     }
 
-    /// Undoes `write(to:)`'s wrapping of unknown keys in an `"extra"` member, for a record
-    /// read back from stored JSON.
-    mutating func unwrapStoredExtra() {
-        extra = extra["extra"]?.arrayValue ?? FormArray()
-    }
-
     /// Writes the record as a JSON object: every known key (null when absent), then
     /// `extra` when the platform sent keys we don't know.
     package func write(to writer: inout JSONWriter) {

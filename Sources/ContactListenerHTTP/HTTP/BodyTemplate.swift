@@ -165,7 +165,7 @@ package indirect enum BodyTemplate: Sendable, Equatable {
             guard let close = after.range(of: "}}") else { throw node.error("'{{' without '}}' in '\(text)'") }
             let name = String(after[..<close.lowerBound])
             guard let placeholder = Placeholder(name) else {
-                throw node.error("unknown placeholder {{\(name)}}; use transactionid, contact.email|id|phone|profile_url, field:NAME, meta.received_at|request_id|remote_addr, lead_status.score|label, extra.NAME or event")
+                throw node.error("unknown placeholder {{\(name)}}; use transactionid, contact.email|id|phone|profile_url, field:NAME, meta.received_at|request_id|remote_addr, a section's last record like lead_status.score or campaigns_opened.name, extra.NAME or event")
             }
             result.append(.placeholder(placeholder))
             rest = after[close.upperBound...]

@@ -2,21 +2,20 @@
 ///
 /// `{{transactionid}}`, `{{contact.email}}` (`id`, `phone`, `profile_url`),
 /// `{{field:First Name}}` (a custom field by name or id), `{{meta.received_at}}`
-/// (`remote_addr`, `request_id`, `method`, `mode`), `{{lead_status.score}}` (`label`; the
-/// last one sent), `{{extra.NAME}}` (a top-level parameter outside the model), `{{event}}`
-/// (the whole event as JSON).
+/// (`remote_addr`, `request_id`, `method`, `mode`), `{{SECTION.KEY}}` for any other section
+/// of the event (`{{lead_status.score}}`, `{{campaigns_opened.name}}`: the last record sent;
+/// `-` or `_` in the section's name), `{{extra.NAME}}` (a top-level parameter outside the
+/// model), `{{event}}` (the whole event as JSON).
 import ContactListenerKit
 package enum Placeholder: Sendable, Equatable {
     /// `{{transactionid}}`.
     case transactionID
-    /// `{{contact.KEY}}`.
-    case contact(String)
+    /// `{{SECTION.KEY}}` (`contact.email`, `lead_status.score`): the last record's value.
+    case section(EventSection, key: String)
     /// `{{field:NAME_OR_ID}}`.
     case field(String)
     /// `{{meta.KEY}}`.
     case meta(String)
-    /// `{{lead_status.KEY}}`.
-    case leadStatus(String)
     /// `{{extra.NAME}}`.
     case extra(String)
     /// `{{event}}`: the event's JSON, inserted as JSON.
@@ -36,13 +35,12 @@ package enum Placeholder: Sendable, Equatable {
         let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return nil }
         switch parts[0] {
-        case "contact" where Contact.names.contains(parts[1]): self = .contact(parts[1])
         case "meta" where ["received_at", "remote_addr", "request_id", "method", "mode"].contains(parts[1]): self = .meta(parts[1])
-        case "lead_status", "lead-status":
-            guard LeadStatus.names.contains(parts[1]) else { return nil }
-            self = .leadStatus(parts[1])
         case "extra": self = .extra(parts[1])
-        default: return nil
+        default:
+            let name = parts[0].replacingOccurrences(of: "_", with: "-")
+            guard let section = EventSection.named(name), section.keys.contains(parts[1]) else { return nil }
+            self = .section(section, key: parts[1])
         }
     }
 
@@ -51,9 +49,8 @@ package enum Placeholder: Sendable, Equatable {
         let event = delivery.event
         switch self {
         case .transactionID: return event.transactionID
-        case .contact(let key): return event.contact[key]
+        case .section(let section, let key): return section.lastValue(of: key, in: event)
         case .field(let name): return event.fields.last { $0.name == name || $0.id == name }?.value
-        case .leadStatus(let key): return event.leadStatus.last?[key]
         case .extra(let name): return event.extra[name]?.stringValue
         case .event: return String(decoding: delivery.json, as: UTF8.self)
         case .meta(let key):

@@ -128,7 +128,7 @@ package final class JSONLinesHandler: ContactHandler {
             let requestID = String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self)
             guard wanted.contains(requestID) else { continue }
             // Read as the spool reads its events back: a line may nest deeper than a request may.
-            if (try? ContactEvent.storedJSONDecoder.decode(line)) != nil { found.insert(requestID) }
+            if (try? ContactEvent(storedJSON: Array(line))) != nil { found.insert(requestID) }
         }
         return found
     }
