@@ -43,27 +43,20 @@ struct ExecHandlerTests {
 
     @Test("success: stdin is the stored event JSON byte for byte; CONTACT_EMAIL, TRANSACTION_ID & co. in the environment")
     func success() async throws {
-        let directory = try TestDirectory("exec-ok")
-        defer { directory.remove() }
+        let bench = try TestBench("exec-ok")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let out = try Self.installCapture(in: directory)
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [1s]
-              jitter: 0
-            handlers:
-              - type: jsonl
-                path: events.jsonl
-              - type: exec
-                name: script
-                command: [./capture.sh, --ignored-argument]
-                timeout: 10s
-                env:
-                  OUT: \(out)
-                  CRM_TOKEN: from-the-config
+        let stack = try await bench.stack(config: TestBench.spoolConfig(handlers: """
+                  - type: exec
+                    name: script
+                    command: [./capture.sh, --ignored-argument]
+                    timeout: 10s
+                    env:
+                      OUT: \(out)
+                      CRM_TOKEN: from-the-config
 
-            """, environment: ["LISTENER_ONLY_SECRET": "must-not-leak"])
-        defer { stack.stop() }
+                """), environment: ["LISTENER_ONLY_SECRET": "must-not-leak"])
 
         let answer = try await stack.postAccepted(formBody([
             ("transactionid", "tx-exec-1"), ("contact[id]", "1001"), ("contact[email]", "ann@example.com"),
@@ -97,8 +90,9 @@ struct ExecHandlerTests {
 
     @Test("the program inherits stdin, stdout and stderr only: no listening socket, no client connection, no file of ours")
     func inheritsNoDescriptors() async throws {
-        let directory = try TestDirectory("exec-fds")
-        defer { directory.remove() }
+        let bench = try TestBench("exec-fds")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let out = try directory.folder("out")
         // Lists the shell's descriptors (from a child, so the listing opens none in the
         // shell itself) while the request is in flight: no spool, so the handler runs
@@ -109,7 +103,7 @@ struct ExecHandlerTests {
 
             """)
         chmod(script, 0o755)
-        let stack = try await SpoolStack.start(in: directory, config: """
+        let stack = try await bench.stack(config: """
             handlers:
               - type: jsonl
                 path: events.jsonl
@@ -118,7 +112,6 @@ struct ExecHandlerTests {
                 env: { OUT: \(out) }
 
             """)
-        defer { stack.stop() }
         try await stack.postAccepted(contactForm("tx-exec-fds"))
         let lines = readText("\(out)/fds").split(separator: "\n").map(String.init)
         try #require(!lines.isEmpty, "the script wrote no descriptor list")
@@ -131,26 +124,21 @@ struct ExecHandlerTests {
 
     @Test("non-zero exit: retried on the schedule, stderr in last_error; delivered once the script succeeds")
     func failureIsRetried() async throws {
-        let directory = try TestDirectory("exec-fail")
-        defer { directory.remove() }
+        let bench = try TestBench("exec-fail")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let out = try Self.installCapture(in: directory)
         try directory.write("out/fail", "")
         // One retry after 1 s, the next an hour later: after two failed attempts the
         // delivery rests in `failed` however slowly the test looks, and the test decides
         // when the third attempt runs (`spool retry`), after the backend is "fixed".
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [1s, 1h]
-              jitter: 0
-            handlers:
-              - type: exec
-                name: script
-                command: [./capture.sh]
-                env: { OUT: \(out) }
+        let stack = try await bench.stack(config: TestBench.spoolConfig(retry: "[1s, 1h]", jsonl: false, handlers: """
+                  - type: exec
+                    name: script
+                    command: [./capture.sh]
+                    env: { OUT: \(out) }
 
-            """)
-        defer { stack.stop() }
+                """))
 
         try await stack.postAccepted(contactForm("tx-exec-fail"))
         let failed = try await stack.cli.waitForRows(timeout: 60, "the delivery failed twice (first attempt and its retry 1 s later)") { rows in
@@ -176,8 +164,9 @@ struct ExecHandlerTests {
 
     @Test("timeout: `sleep 30` with timeout 1s fails within seconds, and the program (and its children) are killed")
     func timeoutKillsTheProcessGroup() async throws {
-        let directory = try TestDirectory("exec-timeout")
-        defer { directory.remove() }
+        let bench = try TestBench("exec-timeout")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let out = try directory.folder("out")
         // A script that starts a child of its own and waits for it (the process group must go).
         let script = try directory.write("slow.sh", """
@@ -190,24 +179,18 @@ struct ExecHandlerTests {
             """)
         chmod(script, 0o755)
         let sleep = try tool("sleep", package: "coreutils")
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [60s]
-              jitter: 0
-            handlers:
-              - type: exec
-                name: plain
-                command: [\(sleep), "30"]
-                timeout: 1s
-              - type: exec
-                name: script
-                command: [./slow.sh]
-                timeout: 1s
-                env: { OUT: \(out) }
+        let stack = try await bench.stack(config: TestBench.spoolConfig(retry: "[60s]", jsonl: false, handlers: """
+                  - type: exec
+                    name: plain
+                    command: [\(sleep), "30"]
+                    timeout: 1s
+                  - type: exec
+                    name: script
+                    command: [./slow.sh]
+                    timeout: 1s
+                    env: { OUT: \(out) }
 
-            """)
-        defer { stack.stop() }
+                """))
         // The programs the handlers started, found by PID (the listener's children, and the
         // pids the script wrote); whatever still runs at the end is killed by PID.
         let spawned = Mutex<[Int32]>([])
@@ -267,8 +250,9 @@ struct ExecHandlerTests {
 
     @Test("the retry after a timed-out attempt (which may have stored the event) says DELIVERY_IN_DOUBT=1")
     func retryAfterTimeoutIsInDoubt() async throws {
-        let directory = try TestDirectory("exec-doubt")
-        defer { directory.remove() }
+        let bench = try TestBench("exec-doubt")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let out = try directory.folder("out")
         // First run: takes the event (writes it), then hangs (stderr closed, so the time limit
         // is what ends it). Later runs: record DELIVERY_IN_DOUBT and succeed.
@@ -286,20 +270,14 @@ struct ExecHandlerTests {
 
             """)
         chmod(script, 0o755)
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [300ms, 300ms]
-              jitter: 0
-            handlers:
-              - type: exec
-                name: script
-                command: [./store-then-hang.sh]
-                timeout: 1s
-                env: { OUT: \(out) }
+        let stack = try await bench.stack(config: TestBench.spoolConfig(retry: "[300ms, 300ms]", jsonl: false, handlers: """
+                  - type: exec
+                    name: script
+                    command: [./store-then-hang.sh]
+                    timeout: 1s
+                    env: { OUT: \(out) }
 
-            """)
-        defer { stack.stop() }
+                """))
         defer {
             if let pid = Int32(readText("\(out)/first.pid").trimmingCharacters(in: .whitespacesAndNewlines)), isAlive(pid) { kill(-pid, SIGKILL) }
         }
@@ -316,8 +294,9 @@ struct ExecHandlerTests {
 
     @Test("a 5 MB field value via CGI reaches the program's stdin intact")
     func largePayloadThroughCGI() async throws {
-        let directory = try TestDirectory("exec-5mb")
-        defer { directory.remove() }
+        let bench = try TestBench("exec-5mb")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let out = try Self.installCapture(in: directory)
         let configPath = try directory.write("listener.yaml", """
             limits:
@@ -365,28 +344,21 @@ struct ExecHandlerTests {
 
     @Test("deploy/examples/exec-handler.php (php-cli) appends one CSV row per contact")
     func phpExample() async throws {
-        let directory = try TestDirectory("exec-php")
-        defer { directory.remove() }
+        let bench = try TestBench("exec-php")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let php = try tool("php", package: "php-cli")
         let script = try directory.write("exec-handler.php", readText(SpoolPaths.example("exec-handler.php")))
         let csv = directory.file("contacts.csv")
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [1s]
-              jitter: 0
-            handlers:
-              - type: jsonl
-                path: events.jsonl
-              - type: exec
-                name: php
-                command: [\(php), \(script)]
-                timeout: 30s
-                env:
-                  EXEC_HANDLER_CSV: \(csv)
+        let stack = try await bench.stack(config: TestBench.spoolConfig(handlers: """
+                  - type: exec
+                    name: php
+                    command: [\(php), \(script)]
+                    timeout: 30s
+                    env:
+                      EXEC_HANDLER_CSV: \(csv)
 
-            """)
-        defer { stack.stop() }
+                """))
 
         try await stack.postAccepted(contactForm("tx-php-1", email: "ann@example.com", firstName: "Ann"))
         try await stack.postAccepted(contactForm("tx-php-2", email: "bob@example.com", firstName: nil))

@@ -30,15 +30,8 @@ struct HTTPHandlerFailureTests {
 
     /// A spooling listener with `handlers` (YAML list items) whose failed deliveries wait an
     /// hour for their retry, so a test sees exactly one attempt of each.
-    static func startStack(in directory: TestDirectory, handlers: String, environment: [String: String] = [:]) async throws -> SpoolStack {
-        try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [1h]
-              jitter: 0
-            handlers:
-            \(handlers)
-            """, environment: environment)
+    static func startStack(_ bench: TestBench, handlers: String, environment: [String: String] = [:]) async throws -> SpoolStack {
+        try await bench.stack(config: TestBench.spoolConfig(retry: "[1h]", jsonl: false, handlers: handlers), environment: environment)
     }
 
     /// Waits until each of `count` deliveries was attempted (or delivered); returns the rows.
@@ -50,12 +43,10 @@ struct HTTPHandlerFailureTests {
 
     @Test("a redirect is never followed: not delivered, no GET, no request to another origin, the error names the Location")
     func redirectsAreFailures() async throws {
-        let directory = try TestDirectory("http-redirect")
-        defer { directory.remove() }
-        let other = try await Recorder.start(in: directory, name: "other")
-        defer { other.stop() }
-        let recorder = try await Recorder.start(in: directory)
-        defer { recorder.stop() }
+        let bench = try TestBench("http-redirect")
+        defer { bench.tearDown() }
+        let other = try await bench.recorder(name: "other")
+        let recorder = try await bench.recorder()
         func expand(_ location: String) -> String {
             location.replacingOccurrences(of: "{recorder}", with: recorder.url).replacingOccurrences(of: "{other}", with: other.url)
         }
@@ -76,8 +67,7 @@ struct HTTPHandlerFailureTests {
 
             """
         }.joined()
-        let stack = try await Self.startStack(in: directory, handlers: handlers)
-        defer { stack.stop() }
+        let stack = try await Self.startStack(bench, handlers: handlers)
         try await stack.postAccepted(contactForm("tx-redirect"))
 
         let rows = try await Self.attempted(Self.redirects.count, in: stack)
@@ -98,17 +88,16 @@ struct HTTPHandlerFailureTests {
 
     @Test("a multi-megabyte answer is read only up to the cap: memory stays flat, last_error holds a bounded excerpt")
     func hugeAnswersAreCapped() async throws {
-        let directory = try TestDirectory("http-huge")
-        defer { directory.remove() }
+        let bench = try TestBench("http-huge")
+        defer { bench.tearDown() }
         let megabytes = 48
         // The delay holds each answer back until the baseline below is taken.
-        let recorder = try await Recorder.start(in: directory, plan: """
+        let recorder = try await bench.recorder(plan: """
             {"delay": 1,
              "paths": {"/bad": [{"status": 400, "body_size": \(megabytes << 20)}],
                        "/busy": [{"status": 503, "body_size": \(megabytes << 20)}],
                        "/ok": [{"status": 200, "body_size": \(megabytes << 20)}]}}
             """)
-        defer { recorder.stop() }
         let handlers = ["bad", "busy", "ok"].map { name in
             """
               - type: http
@@ -117,8 +106,7 @@ struct HTTPHandlerFailureTests {
 
             """
         }.joined()
-        let stack = try await Self.startStack(in: directory, handlers: handlers)
-        defer { stack.stop() }
+        let stack = try await Self.startStack(bench, handlers: handlers)
         try await stack.postAccepted(contactForm("tx-huge-answer"))
         let baseline = try ProcessMemory(pid: stack.listener.process.pid)
 
@@ -137,13 +125,13 @@ struct HTTPHandlerFailureTests {
 
     @Test("the URL's user:password and ?key= appear in no log line, spool output or status page")
     func secretsStayOutOfErrors() async throws {
-        let directory = try TestDirectory("http-secret")
-        defer { directory.remove() }
-        let recorder = try await Recorder.start(in: directory, plan: """
+        let bench = try TestBench("http-secret")
+        defer { bench.tearDown() }
+        let directory = bench.directory
+        let recorder = try await bench.recorder(plan: """
             {"paths": {"/v1/contacts": [{"status": 500, "body": "upstream broke"}],
                        "/v1/echo": [{"status": 401, "body": "bad key QUERY-SECRET-123 for user-secret (Bearer HEADER-SECRET-456)"}]}}
             """)
-        defer { recorder.stop() }
         let secrets = ["user-secret", "PASSWORD-SECRET", "QUERY-SECRET-123", "FRAGMENT-SECRET", "HEADER-SECRET-456"]
         let base = "http://user-secret:PASSWORD-SECRET@127.0.0.1:\(recorder.port)"
         let handlers = """
@@ -160,8 +148,7 @@ struct HTTPHandlerFailureTests {
         let environment = ["CRM_URL": base]
 
         // With a spool: last_error, the log, `spool list` and `spool show`.
-        let stack = try await Self.startStack(in: directory, handlers: handlers, environment: environment)
-        defer { stack.stop() }
+        let stack = try await Self.startStack(bench, handlers: handlers, environment: environment)
         try await stack.postAccepted(contactForm("tx-secret"))
         let rows = try await Self.attempted(2, in: stack)
         let listResult = try stack.cli.run(["spool", "list", "--json"])

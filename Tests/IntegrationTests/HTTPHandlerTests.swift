@@ -10,55 +10,47 @@ import Glibc
 struct HTTPHandlerTests {
     @Test("template body and headers arrive exactly as mapped; the default body is the stored event JSON")
     func templateAndDefaultBody() async throws {
-        let directory = try TestDirectory("http-fwd")
-        defer { directory.remove() }
-        let recorder = try await Recorder.start(in: directory)
-        defer { recorder.stop() }
+        let bench = try TestBench("http-fwd")
+        defer { bench.tearDown() }
+        let directory = bench.directory
+        let recorder = try await bench.recorder()
         let environment = ["CRM_URL": recorder.url, "CRM_TOKEN": "s3cr3t-t0ken"]
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [1s]
-              jitter: 0
-            handlers:
-              - type: jsonl
-                path: events.jsonl
-              - type: http
-                name: crm
-                url: "${CRM_URL}/v1/contacts?source=listener"
-                method: PUT
-                headers:
-                  Authorization: "Bearer ${CRM_TOKEN}"
-                  X-Api-Key: "${CRM_KEY:-fallback-key}"
-                  X-Literal: static value
-                body:
-                  email: "{{contact.email}}"
-                  first_name: "{{field:First Name}}"
-                  nickname: "{{field:Nickname}}"
-                  greeting: "Hello {{field:First Name}} <{{contact.email}}>, {{field:Nickname}}!"
-                  transaction: "{{transactionid}}"
-                  score: "{{lead_status.score}}"
-                  source: contact-listener
-                  active: true
-                  weight: 1.5
-                  count: 42
-                  nothing: null
-                  quoted_number: "42"
-                  phones: ["{{contact.phone}}", fixed]
-                  nested: { id: "{{contact.id}}", request: "{{meta.request_id}}", campaign: "{{extra.campaign}}" }
-              - type: http
-                name: form
-                url: "${CRM_URL}/form"
-                idempotency_header: ""
-                content_type: application/x-www-form-urlencoded
-                body: "email={{contact.email}}&name={{field:First Name}}&note={{field:Note}}&missing={{field:Nickname}}"
-              - type: http
-                name: raw
-                url: "${CRM_URL}/raw"
-                idempotency_header: X-Event-Id
+        let stack = try await bench.stack(config: TestBench.spoolConfig(handlers: """
+                  - type: http
+                    name: crm
+                    url: "${CRM_URL}/v1/contacts?source=listener"
+                    method: PUT
+                    headers:
+                      Authorization: "Bearer ${CRM_TOKEN}"
+                      X-Api-Key: "${CRM_KEY:-fallback-key}"
+                      X-Literal: static value
+                    body:
+                      email: "{{contact.email}}"
+                      first_name: "{{field:First Name}}"
+                      nickname: "{{field:Nickname}}"
+                      greeting: "Hello {{field:First Name}} <{{contact.email}}>, {{field:Nickname}}!"
+                      transaction: "{{transactionid}}"
+                      score: "{{lead_status.score}}"
+                      source: contact-listener
+                      active: true
+                      weight: 1.5
+                      count: 42
+                      nothing: null
+                      quoted_number: "42"
+                      phones: ["{{contact.phone}}", fixed]
+                      nested: { id: "{{contact.id}}", request: "{{meta.request_id}}", campaign: "{{extra.campaign}}" }
+                  - type: http
+                    name: form
+                    url: "${CRM_URL}/form"
+                    idempotency_header: ""
+                    content_type: application/x-www-form-urlencoded
+                    body: "email={{contact.email}}&name={{field:First Name}}&note={{field:Note}}&missing={{field:Nickname}}"
+                  - type: http
+                    name: raw
+                    url: "${CRM_URL}/raw"
+                    idempotency_header: X-Event-Id
 
-            """, environment: environment)
-        defer { stack.stop() }
+                """), environment: environment)
 
         let body = formBody([
             ("transactionid", "tx-http-1"), ("contact[email]", "ann.lee+crm@example.com"), ("contact[phone]", "+47 555 01 234"),
@@ -139,8 +131,9 @@ struct HTTPHandlerTests {
               ("form-event", "content_type: application/x-www-form-urlencoded", 4, "handlers[0].content_type: "),
           ])
     func configErrors(name: String, options: String, line: Int, mentioning: String) async throws {
-        let directory = try TestDirectory("http-cfg")
-        defer { directory.remove() }
+        let bench = try TestBench("http-cfg")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let url = name == "scheme" ? "ftp://example.com/x" : "http://127.0.0.1:9/x"
         let config = try directory.write("\(name).yaml", """
             handlers:
@@ -159,30 +152,23 @@ struct HTTPHandlerTests {
 
     @Test("a contact's email can't add members to the JSON body: text and mapping templates send it as data")
     func templateInjection() async throws {
-        let directory = try TestDirectory("http-inject")
-        defer { directory.remove() }
-        let recorder = try await Recorder.start(in: directory)
-        defer { recorder.stop() }
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [1s]
-              jitter: 0
-            handlers:
-              - type: http
-                name: text
-                url: "${CRM_URL}/text"
-                body: '{"email": "{{contact.email}}", "name": {{field:First Name}}, "admin": false}'
-              - type: http
-                name: mapping
-                url: "${CRM_URL}/mapping"
-                body:
-                  email: "{{contact.email}}"
-                  name: "{{field:First Name}}"
-                  admin: false
+        let bench = try TestBench("http-inject")
+        defer { bench.tearDown() }
+        let recorder = try await bench.recorder()
+        let stack = try await bench.stack(config: TestBench.spoolConfig(jsonl: false, handlers: """
+                  - type: http
+                    name: text
+                    url: "${CRM_URL}/text"
+                    body: '{"email": "{{contact.email}}", "name": {{field:First Name}}, "admin": false}'
+                  - type: http
+                    name: mapping
+                    url: "${CRM_URL}/mapping"
+                    body:
+                      email: "{{contact.email}}"
+                      name: "{{field:First Name}}"
+                      admin: false
 
-            """, environment: ["CRM_URL": recorder.url])
-        defer { stack.stop() }
+                """), environment: ["CRM_URL": recorder.url])
         let email = #"x","admin":true,"x":"@example.com"#
         let name = #"Ann", "admin": true, "y": ""#
         try await stack.postAccepted(contactForm("tx-inject", email: email, firstName: name))

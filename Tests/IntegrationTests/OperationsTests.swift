@@ -33,10 +33,10 @@ struct OperationsTests {
     @Test("SIGHUP under load: every 200 is stored, no request fails, config changes apply; a bad config is refused",
           .timeLimit(.minutes(3)))
     func reloadUnderLoad() async throws {
-        let directory = try TestDirectory("ops-hup")
-        defer { directory.remove() }
-        let stack = try await SpoolStack.start(in: directory, config: Self.reloadConfig(directory, withCopy: false))
-        defer { stack.stop() }
+        let bench = try TestBench("ops-hup")
+        defer { bench.tearDown() }
+        let directory = bench.directory
+        let stack = try await bench.stack(config: Self.reloadConfig(directory, withCopy: false))
         let listener = stack.listener
 
         // 4 clients POST in batches (one curl process per batch of 20) until the reloads
@@ -153,8 +153,9 @@ struct OperationsTests {
     @Test("the status page's numbers match the requests sent (json, prometheus, html), token required; ping answers",
           .timeLimit(.minutes(2)))
     func statusPage() async throws {
-        let directory = try TestDirectory("ops-status")
-        defer { directory.remove() }
+        let bench = try TestBench("ops-status")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let (listener, nginx, token) = try await Self.startBehindRecipe(in: directory, extra: """
             ping_path: /contact-listener/ping
             limits:
@@ -224,8 +225,9 @@ struct OperationsTests {
 
     @Test("the status page's numbers (and start time) survive a SIGHUP reload", .timeLimit(.minutes(2)))
     func statusSurvivesReload() async throws {
-        let directory = try TestDirectory("ops-status-hup")
-        defer { directory.remove() }
+        let bench = try TestBench("ops-status-hup")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let (listener, nginx, token) = try await Self.startBehindRecipe(in: directory)
         defer { listener.stop() }
         defer { nginx.stop() }

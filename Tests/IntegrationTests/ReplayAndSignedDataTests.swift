@@ -22,8 +22,9 @@ struct ReplayAndSignedDataTests {
 
     @Test("signature: the query can't add a field or change transactionid, a replay with a new query is a duplicate, a GET is refused")
     func onlySignedBytesBecomeTheEvent() async throws {
-        let directory = try TestDirectory("sig-query")
-        defer { directory.remove() }
+        let bench = try TestBench("sig-query")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let key = randomBytes(24)
         let listener = try await startVerificationListener(
             in: directory, yaml: Self.signedConfig(secret: "whsec_" + Data(key).base64EncodedString(), spool: true))
@@ -67,8 +68,9 @@ struct ReplayAndSignedDataTests {
 
     @Test("no spool: the same signed request twice (and the same transaction id again) is stored once; dedup.db holds the keys")
     func replayWithoutSpool() async throws {
-        let directory = try TestDirectory("replay-nospool")
-        defer { directory.remove() }
+        let bench = try TestBench("replay-nospool")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let key = randomBytes(24)
         let listener = try await startVerificationListener(
             in: directory, yaml: Self.signedConfig(secret: "whsec_" + Data(key).base64EncodedString(), spool: false))
@@ -97,8 +99,9 @@ struct ReplayAndSignedDataTests {
 
     @Test("no spool, CGI: a second process with the same transaction id answers duplicate; a failed store releases the id")
     func replayAcrossCGIProcesses() async throws {
-        let directory = try TestDirectory("replay-cgi")
-        defer { directory.remove() }
+        let bench = try TestBench("replay-cgi")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let out = try directory.folder("out")
         // Fails while out/fail exists, else appends its stdin's transaction id to out/ids.
         let script = try directory.write("store.sh", """
@@ -134,8 +137,9 @@ struct ReplayAndSignedDataTests {
 
     @Test("no spool: a duplicate arriving while the first is still being stored gets 409, never a 200 for an event not yet stored")
     func concurrentDuplicateIsNotAcknowledged() async throws {
-        let directory = try TestDirectory("replay-busy")
-        defer { directory.remove() }
+        let bench = try TestBench("replay-busy")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let out = try directory.folder("out")
         // Signals that it started, then waits for the test's go before storing.
         let script = try directory.write("slow.sh", """
@@ -146,7 +150,7 @@ struct ReplayAndSignedDataTests {
 
             """)
         chmod(script, 0o755)
-        let stack = try await SpoolStack.start(in: directory, config: """
+        let stack = try await bench.stack(config: """
             handlers:
               - type: exec
                 command: [./slow.sh]
@@ -154,7 +158,6 @@ struct ReplayAndSignedDataTests {
                 env: { OUT: \(out) }
 
             """)
-        defer { stack.stop() }
         defer { _ = try? directory.write("out/go", "") }
 
         async let first = stack.post(contactForm("tx-busy"))

@@ -12,11 +12,11 @@ import Glibc
 struct SpoolCGITests {
     @Test("2 × 50 concurrent CGI requests + drain running alongside: each event delivered exactly once to jsonl and http")
     func concurrentCGIAndDrain() async throws {
-        let directory = try TestDirectory("cgi-spool")
-        defer { directory.remove() }
+        let bench = try TestBench("cgi-spool")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         // A slow-ish backend and small batches, so that deliveries overlap across processes.
-        let recorder = try await Recorder.start(in: directory, plan: #"{"steps":[{"status":200}],"delay":0.03}"#)
-        defer { recorder.stop() }
+        let recorder = try await bench.recorder(plan: #"{"steps":[{"status":200}],"delay":0.03}"#)
         let configPath = try directory.write("listener.yaml", """
             spool:
               path: spool.db

@@ -10,25 +10,11 @@ import Glibc
 struct SpoolDedupTests {
     @Test("the same transactionid twice: second answer duplicate:true, one stored event, one delivery per handler")
     func duplicateTransaction() async throws {
-        let directory = try TestDirectory("dedup")
-        defer { directory.remove() }
-        let recorder = try await Recorder.start(in: directory)
-        defer { recorder.stop() }
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              dedup_window: 8s
-              retry: [1s]
-              jitter: 0
-            handlers:
-              - type: jsonl
-                path: events.jsonl
-              - type: http
-                name: crm
-                url: "\(recorder.url)/contacts"
-
-            """)
-        defer { stack.stop() }
+        let bench = try TestBench("dedup")
+        defer { bench.tearDown() }
+        let directory = bench.directory
+        let recorder = try await bench.recorder()
+        let stack = try await bench.stack(config: TestBench.spoolConfig(options: ["dedup_window: 8s"], handlers: recorder.crmHandler()))
 
         // 8 s: on a loaded machine the replay must still come well within the window.
         let window = 8.0

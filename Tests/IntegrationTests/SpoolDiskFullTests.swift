@@ -183,25 +183,20 @@ struct SpoolDiskFullTests {
     @Test("jsonl output on a tmpfs that fills up and is grown again: every event exactly once, as a whole line",
           .enabled("mount -t tmpfs is not permitted here (needs root with CAP_SYS_ADMIN)", { SpoolDiskFullTests.canMountTmpfs }))
     func fullOutputDisk() async throws {
-        let directory = try TestDirectory("full-output")
-        defer { directory.remove() }
+        let bench = try TestBench("full-output")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let tmpfs = try Tmpfs(in: directory, size: "64k")
         defer { tmpfs.unmount() }
         // The spool is on the ordinary disk (every event is accepted); the handler's file is on
         // a 64 KiB tmpfs that fills up after a few dozen events. Three quick retries, then
         // an hour: a failing delivery rests in `failed` however long the test takes to grow
         // the disk, and the test sends it again itself (it never runs out of attempts).
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [300ms, 300ms, 300ms, 1h]
-              jitter: 0
-            handlers:
-              - type: jsonl
-                path: \(tmpfs.path)/events.jsonl
+        let stack = try await bench.stack(config: TestBench.spoolConfig(retry: "[300ms, 300ms, 300ms, 1h]", jsonl: false, handlers: """
+                  - type: jsonl
+                    path: \(tmpfs.path)/events.jsonl
 
-            """)
-        defer { stack.stop() }
+                """))
 
         var acknowledged: [String] = []
         for index in 0..<60 {
@@ -233,8 +228,9 @@ struct SpoolDiskFullTests {
     @Test("jsonl output: a batch written only in part (disk full mid-write) adds no duplicate lines when retried",
           .enabled("mount -t tmpfs is not permitted here (needs root with CAP_SYS_ADMIN)", { SpoolDiskFullTests.canMountTmpfs }))
     func partlyWrittenBatch() async throws {
-        let directory = try TestDirectory("full-batch")
-        defer { directory.remove() }
+        let bench = try TestBench("full-batch")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         let tmpfs = try Tmpfs(in: directory, size: "64k")
         defer { tmpfs.unmount() }
         // 56 KiB of filler: two 4 KiB pages stay free for the handler's file.

@@ -11,12 +11,12 @@ import Glibc
 struct SpoolLeaseTests {
     @Test("a batch that outlives its lease is not delivered a second time by a concurrent drain")
     func batchLongerThanLease() async throws {
-        let directory = try TestDirectory("lease")
-        defer { directory.remove() }
+        let bench = try TestBench("lease")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         // Each request takes 0.5 s, so a batch of 6 takes 3 s: three times the lease. With the
         // defaults the same happens to a batch of 64 against a CRM answering in 1 s (lease 60 s).
-        let recorder = try await Recorder.start(in: directory, plan: #"{"steps":[{"status":200}],"delay":0.5}"#)
-        defer { recorder.stop() }
+        let recorder = try await bench.recorder(plan: #"{"steps":[{"status":200}],"delay":0.5}"#)
         let configPath = try directory.write("listener.yaml", """
             spool:
               path: spool.db
@@ -59,14 +59,14 @@ struct SpoolLeaseTests {
 
     @Test("a CGI process stopped mid-batch past its lease: drain takes the batch over; the late process records nothing and delivers nothing more")
     func stoppedProcessLosesItsLease() async throws {
-        let directory = try TestDirectory("lease-stop")
-        defer { directory.remove() }
+        let bench = try TestBench("lease-stop")
+        defer { bench.tearDown() }
+        let directory = bench.directory
         // The first request the recorder gets (the CGI process's first event) is answered 500
         // after 10 s (time enough to stop the process while it waits, on a loaded machine too),
         // every later one at once with 200: a late completion by the stopped process
         // would turn drain's 'delivered' into 'failed'.
-        let recorder = try await Recorder.start(in: directory, plan: #"{"steps":[{"status":500,"times":1,"delay":10},{"status":200}]}"#)
-        defer { recorder.stop() }
+        let recorder = try await bench.recorder(plan: #"{"steps":[{"status":500,"times":1,"delay":10},{"status":200}]}"#)
         func config(budget: String) -> String {
             """
             spool:

@@ -16,26 +16,12 @@ struct SpoolRetryTests {
 
     @Test("backend answers 500 for a while: retried on the schedule (1s, 1s, 2s), all delivered after recovery")
     func backendDownThenRecovers() async throws {
-        let directory = try TestDirectory("backend-down")
-        defer { directory.remove() }
+        let bench = try TestBench("backend-down")
+        defer { bench.tearDown() }
         // Each event fails twice and succeeds on its third attempt: counted by its
         // Idempotency-Key, so a loaded machine's interleaving doesn't move the 500s around.
-        let recorder = try await Recorder.start(
-            in: directory, plan: #"{"count_by":"Idempotency-Key","steps":[{"status":500,"times":2},{"status":200}]}"#)
-        defer { recorder.stop() }
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [1s, 1s, 2s]
-              jitter: 0
-            handlers:
-              - type: http
-                name: crm
-                url: "\(recorder.url)/contacts"
-                timeout: 5s
-
-            """)
-        defer { stack.stop() }
+        let recorder = try await bench.recorder(plan: #"{"count_by":"Idempotency-Key","steps":[{"status":500,"times":2},{"status":200}]}"#)
+        let stack = try await bench.stack(config: TestBench.spoolConfig(retry: "[1s, 1s, 2s]", jsonl: false, handlers: recorder.crmHandler(options: ["timeout: 5s"])))
 
         let ids = ["tx-down-1", "tx-down-2", "tx-down-3"]
         for id in ids { try await stack.postAccepted(contactForm(id)) }
@@ -77,22 +63,10 @@ struct SpoolRetryTests {
 
     @Test("backend always 500: dead letters after the last attempt; fixed backend + `spool retry --all-dead` delivers them")
     func deadLettersThenRetry() async throws {
-        let directory = try TestDirectory("dead-letters")
-        defer { directory.remove() }
-        let recorder = try await Recorder.start(in: directory, plan: #"{"steps":[{"status":500,"body":"{\"error\":\"db down\"}"}]}"#)
-        defer { recorder.stop() }
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [500ms, 500ms]
-              jitter: 0
-            handlers:
-              - type: http
-                name: crm
-                url: "\(recorder.url)/contacts"
-
-            """)
-        defer { stack.stop() }
+        let bench = try TestBench("dead-letters")
+        defer { bench.tearDown() }
+        let recorder = try await bench.recorder(plan: #"{"steps":[{"status":500,"body":"{\"error\":\"db down\"}"}]}"#)
+        let stack = try await bench.stack(config: TestBench.spoolConfig(retry: "[500ms, 500ms]", jsonl: false, handlers: recorder.crmHandler()))
 
         let ids = ["tx-dead-1", "tx-dead-2"]
         for id in ids { try await stack.postAccepted(contactForm(id)) }
@@ -133,31 +107,24 @@ struct SpoolRetryTests {
 
     @Test("429 with Retry-After: 2 waits 2 s despite a 200 ms schedule; 400 is dead at once with the answer in last_error")
     func retryAfterAndPermanentFailure() async throws {
-        let directory = try TestDirectory("retry-after")
-        defer { directory.remove() }
-        let recorder = try await Recorder.start(in: directory, plan: """
+        let bench = try TestBench("retry-after")
+        defer { bench.tearDown() }
+        let recorder = try await bench.recorder(plan: """
             {"paths": {
               "/limited": [{"status": 429, "times": 1, "headers": {"Retry-After": "2"}, "body": "{\\"message\\":\\"slow down\\"}"},
                            {"status": 200}],
               "/invalid": [{"status": 400, "body": "{\\"message\\":\\"Property values were not valid: email\\"}"}]
             }}
             """)
-        defer { recorder.stop() }
-        let stack = try await SpoolStack.start(in: directory, config: """
-            spool:
-              path: spool.db
-              retry: [200ms, 200ms, 200ms]
-              jitter: 0
-            handlers:
-              - type: http
-                name: limited
-                url: "\(recorder.url)/limited"
-              - type: http
-                name: invalid
-                url: "\(recorder.url)/invalid"
+        let stack = try await bench.stack(config: TestBench.spoolConfig(retry: "[200ms, 200ms, 200ms]", jsonl: false, handlers: """
+                  - type: http
+                    name: limited
+                    url: "\(recorder.url)/limited"
+                  - type: http
+                    name: invalid
+                    url: "\(recorder.url)/invalid"
 
-            """)
-        defer { stack.stop() }
+                """))
 
         try await stack.postAccepted(contactForm("tx-limits-1"))
         let requests = try await recorder.waitFor(timeout: 20, "a 200 on /limited") { requests in

@@ -11,10 +11,10 @@ import Glibc
 struct StorageFailureAnswerTests {
     @Test("a failing script and a failing CRM: 503 without their details; the log names the handler")
     func answerCarriesNoDetails() async throws {
-        let directory = try TestDirectory("fail-503")
-        defer { directory.remove() }
-        let recorder = try await Recorder.start(in: directory, plan: #"{"steps":[{"status":500,"body":"db down: internal-host-7"}]}"#)
-        defer { recorder.stop() }
+        let bench = try TestBench("fail-503")
+        defer { bench.tearDown() }
+        let directory = bench.directory
+        let recorder = try await bench.recorder(plan: #"{"steps":[{"status":500,"body":"db down: internal-host-7"}]}"#)
         let script = try directory.write("fail.sh", "#!/bin/sh\necho 'password=hunter2 at /srv/private/path' >&2\nexit 4\n")
         chmod(script, 0o755)
         let secret = randomToken("crmkey")
@@ -22,7 +22,7 @@ struct StorageFailureAnswerTests {
             ("exec", "  - type: exec\n    command: [./fail.sh]\n"),
             ("http", "  - type: http\n    url: \"\(recorder.url)/contacts?key=\(secret)\"\n    timeout: 5s\n"),
         ] {
-            let stack = try await SpoolStack.start(in: directory, config: "handlers:\n" + handler)
+            let stack = try await bench.stack(config: "handlers:\n" + handler)
             let response = try await stack.post(contactForm("tx-fail-\(name)"))
             stack.stop()
             expectRejected(response, status: 503, mentioning: "could not be stored", "\(name) handler failing")
