@@ -585,6 +585,11 @@ struct MultipartDifferentialTests {
         ("multipart/form-data;boundary=x", "x"),
         ("multipart/form-data", nil),
         ("multipart/form-data; boundary=", nil),
+        ("multipart/form-data, boundary=AaB03x", "AaB03x"),  // `,` ends the media type, as `;` does
+        ("multipart/form-data,boundary=\"Q b\"", "Q b"),
+        ("multipart/form-data boundary=x", "x"),  // so does a space
+        ("multipart/form-data, charset=utf-8, boundary=MiXeD", "MiXeD"),  // the case as sent
+        ("multipart/form-data, boundary=", nil),
     ] as [(String, String?)])
     func boundaryFromContentType(contentType: String, expected: String?) {
         #expect(MultipartFormDecoder.boundary(fromContentType: contentType) == expected)

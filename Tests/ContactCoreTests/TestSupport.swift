@@ -145,3 +145,48 @@ struct MismatchReport {
         }
     }
 }
+
+/// PHP's own multipart reader as the oracle: `php-cgi` run as a web server runs it, with a
+/// CGI environment and the body on stdin, printing `json_encode($_POST)`.
+enum PHPCGI {
+    static let path = "/usr/bin/php-cgi"
+
+    /// Whether php-cgi exists; the comparisons are skipped, with this reason, when it doesn't.
+    static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: path) }
+
+    /// `$_POST` for one request, rendered as `phpJSON` renders a form. The ini settings are
+    /// PHP's compiled-in defaults (`-n`), warnings off the page.
+    static func post(contentType: String, body: [UInt8]) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("contact-listener-php-cgi-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = directory.appendingPathComponent("post.php")
+        try Data("<?php echo json_encode($_POST, \(PHP.jsonFlags));".utf8).write(to: script)
+        let bodyFile = directory.appendingPathComponent("body")
+        try Data(body).write(to: bodyFile)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["-n", "-d", "display_errors=0", "-d", "log_errors=0", "-d", "max_input_vars=1000", "-d", "max_input_nesting_level=64"]
+        process.environment = [
+            "GATEWAY_INTERFACE": "CGI/1.1", "REDIRECT_STATUS": "200", "REQUEST_METHOD": "POST",
+            "SCRIPT_FILENAME": script.path, "CONTENT_TYPE": contentType, "CONTENT_LENGTH": String(body.count),
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = try FileHandle(forReadingFrom: bodyFile)
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw PHP.Failure(description: "php-cgi exited with \(process.terminationStatus)")
+        }
+        // The CGI answer: headers, an empty line, then the page.
+        let bytes = [UInt8](data)
+        guard let split = bytes.withUnsafeBufferPointer({ ByteSearch.firstIndex(of: Array("\r\n\r\n".utf8), in: $0, from: 0) }) else {
+            throw PHP.Failure(description: "php-cgi printed no header block: \(String(decoding: bytes, as: UTF8.self).prefix(500))")
+        }
+        return String(decoding: bytes[(split + 4)...], as: UTF8.self)
+    }
+}

@@ -13,37 +13,38 @@ package struct MultipartFormDecoder: Sendable {
         self.phpNameMangling = phpNameMangling
     }
 
-    /// The `boundary` parameter of a `multipart/form-data` content type, unquoted.
+    /// The `boundary` parameter of a `multipart/form-data` content type, unquoted, in the
+    /// case it was sent (RFC 2046 §5.1.1: a boundary is case-sensitive).
     ///
-    /// As rfc1867.c reads it: a quoted value runs to its closing quote (so it may hold `;`,
-    /// `,` or spaces; an unclosed quote is an invalid boundary), an unquoted one ends at `,`
-    /// or `;` (`strpbrk(boundary, ",;")`). Unlike PHP's `strstr(content_type, "boundary")`,
+    /// As PHP reads it (main/SAPI.c, main/rfc1867.c): the parameters follow the media type,
+    /// which ends at `;`, `,` or a space (see `MediaType`), so `multipart/form-data,
+    /// boundary=x` has one; a quoted value runs to its closing quote (so it may hold `;`, `,`
+    /// or spaces; an unclosed quote is an invalid boundary), an unquoted one ends at `,` or
+    /// `;` (`strpbrk(boundary, ",;")`). Unlike PHP's `strstr(content_type, "boundary")`,
     /// only a parameter named `boundary` counts, not the word inside another value.
     package static func boundary(fromContentType contentType: String) -> String? {
         var rest = Substring(contentType)
-        guard let firstSemicolon = rest.firstIndex(of: ";") else { return nil }
-        rest = rest[rest.index(after: firstSemicolon)...]
+        guard let mediaTypeEnd = rest.utf8.firstIndex(where: MediaType.isEnd) else { return nil }
+        rest = rest[mediaTypeEnd...]
+        func isSeparator(_ character: Character) -> Bool { character == ";" || character == "," }
         while !rest.isEmpty {
-            rest = rest.drop(while: { $0 == " " || $0 == "\t" })
-            let nameEnd = rest.firstIndex(where: { $0 == "=" || $0 == ";" }) ?? rest.endIndex
+            rest = rest.drop(while: { $0 == " " || $0 == "\t" || isSeparator($0) })
+            let nameEnd = rest.firstIndex(where: { $0 == "=" || isSeparator($0) }) ?? rest.endIndex
             let name = rest[..<nameEnd].trimmingCharacters(in: " \t").lowercased()
             rest = rest[nameEnd...]
-            guard rest.first == "=" else {
-                rest = rest.dropFirst()  // a parameter without a value
-                continue
-            }
+            // A parameter without a value: its separator is dropped at the top.
+            guard rest.first == "=" else { continue }
             rest = rest.dropFirst().drop(while: { $0 == " " || $0 == "\t" })
             let value: String
             if rest.first == "\"" {
                 let quoted = rest.dropFirst()
                 guard let close = quoted.firstIndex(of: "\"") else { return nil }
                 value = String(quoted[..<close])
-                rest = quoted[quoted.index(after: close)...]
-                rest = rest.drop(while: { $0 != ";" }).dropFirst()
+                rest = quoted[quoted.index(after: close)...].drop(while: { !isSeparator($0) })
             } else {
-                let end = rest.firstIndex(where: { $0 == ";" || $0 == "," }) ?? rest.endIndex
+                let end = rest.firstIndex(where: isSeparator) ?? rest.endIndex
                 value = rest[..<end].trimmingCharacters(in: " \t")
-                rest = rest[end...].drop(while: { $0 != ";" }).dropFirst()
+                rest = rest[end...]
             }
             if name == "boundary" { return value.isEmpty ? nil : value }
         }
@@ -54,7 +55,20 @@ package struct MultipartFormDecoder: Sendable {
     /// the body is searched for it.
     package static let maxBoundaryLength = 70
 
-    /// Decodes `input`, split at `--boundary` delimiter lines.
+    /// Decodes `input`, split at its `--boundary` delimiter lines, as PHP's multipart reader
+    /// (main/rfc1867.c) splits it:
+    /// - a line ends at LF, with or without a CR before it, so bodies written with LF alone,
+    ///   or with mixed endings, read as with CRLF;
+    /// - a part starts after a line that is exactly `--boundary` (a preamble before the first
+    ///   one is skipped), and its headers run to the first empty line;
+    /// - its value runs to the next `LF--boundary` (one CR before the LF is the line break's,
+    ///   not the value's), wherever that is: a line that merely starts with the delimiter ends
+    ///   the value too, and lines are then skipped up to the next delimiter line;
+    /// - the line `--boundary--` closes the body.
+    ///
+    /// Where PHP keeps what it found in a body cut short (no delimiter line, headers without
+    /// their empty line, a value or a body without its closing delimiter), this refuses it:
+    /// a cut-off request is not a contact to acknowledge.
     package func decode(_ input: UnsafeBufferPointer<UInt8>, boundary: String) throws(FormError) -> FormArray {
         guard (1...Self.maxBoundaryLength).contains(boundary.utf8.count) else {
             throw .invalidMultipart(reason: "the boundary is \(boundary.utf8.count) characters long; RFC 2046 allows 1 to \(Self.maxBoundaryLength)")
@@ -62,35 +76,39 @@ package struct MultipartFormDecoder: Sendable {
         var parts = 0
         var builder = FormBuilder(limits: limits, phpNameMangling: phpNameMangling)
         let delimiter = Array("--\(boundary)".utf8)
-        guard var cursor = ByteSearch.firstIndex(of: delimiter, in: input, from: 0) else {
-            throw .invalidMultipart(reason: "boundary '\(boundary)' not found")
+        // Where a value ends: PHP's `boundary_next`.
+        let valueEnd = [Self.lf] + delimiter
+        var headersStart: Int
+        switch Self.nextDelimiter(delimiter, in: input, from: 0) {
+        case .part(let start): headersStart = start
+        case .closing: return builder.root
+        case .none: throw .invalidMultipart(reason: "boundary '\(boundary)' not found")
         }
         while true {
-            cursor += delimiter.count
-            // "--" after a delimiter closes the body.
-            if cursor + 1 < input.count, input[cursor] == UInt8(ascii: "-"), input[cursor + 1] == UInt8(ascii: "-") {
-                return builder.root
+            // The part's header lines, up to the first empty one.
+            var cursor = headersStart
+            var headersEnd: Int? = nil
+            while let next = Self.nextLine(in: input, from: cursor) {
+                if next.contentEnd == cursor {
+                    headersEnd = cursor
+                    cursor = next.after
+                    break
+                }
+                cursor = next.after
             }
-            guard let headersStart = Self.lineEnd(in: input, from: cursor) else {
-                throw .invalidMultipart(reason: "truncated part headers")
+            guard let headersEnd else {
+                throw .invalidMultipart(reason: Self.nextLine(in: input, from: headersStart) == nil
+                    ? "truncated part headers" : "part without a blank line after its headers")
             }
-            guard let blank = ByteSearch.firstIndex(of: Array("\r\n\r\n".utf8), in: input, from: headersStart - 2) else {
-                throw .invalidMultipart(reason: "part without a blank line after its headers")
-            }
-            // A part with no headers ("--b\r\n\r\n…") has its blank line start 2 bytes
-            // *before* headersStart; slicing headersStart..<blank then trapped, so one
-            // request could crash the listener.
-            let headers = blank > headersStart
-                ? String(decoding: UnsafeBufferPointer(rebasing: input[headersStart..<blank]), as: UTF8.self)
-                : ""
-            let bodyStart = blank + 4
-            guard let next = ByteSearch.firstIndex(of: Array("\r\n".utf8) + delimiter, in: input, from: bodyStart - 2) else {
+            let bodyStart = cursor
+            guard let end = ByteSearch.firstIndex(of: valueEnd, in: input, from: bodyStart) else {
                 throw .invalidMultipart(reason: "part not closed by the boundary (truncated body?)")
             }
-            let bodyEnd = max(next, bodyStart)
+            let bodyEnd = end > bodyStart && input[end - 1] == Self.cr ? end - 1 : end
             parts += 1
             if parts > limits.maxParts { throw .tooManyParts(limit: limits.maxParts) }
             try builder.countVariable()
+            let headers = String(decoding: UnsafeBufferPointer(rebasing: input[headersStart..<headersEnd]), as: UTF8.self)
             if let disposition = Self.disposition(in: headers), disposition.filename == nil,
                let name = disposition.name {
                 let value = String(decoding: UnsafeBufferPointer(rebasing: input[bodyStart..<bodyEnd]), as: UTF8.self)
@@ -99,7 +117,11 @@ package struct MultipartFormDecoder: Sendable {
                     try builder.register(name: buffer, value: value)
                 }
             }
-            cursor = next + 2
+            switch Self.nextDelimiter(delimiter, in: input, from: end + 1) {
+            case .part(let start): headersStart = start
+            case .closing: return builder.root
+            case .none: throw .invalidMultipart(reason: "body not closed by '--\(boundary)--' (truncated body?)")
+            }
         }
     }
 
@@ -224,10 +246,51 @@ package struct MultipartFormDecoder: Sendable {
         return true
     }
 
-    /// The index just past the next CRLF at or after `start`.
-    static func lineEnd(in input: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
-        guard let crlf = ByteSearch.firstIndex(of: Array("\r\n".utf8), in: input, from: start) else { return nil }
-        return crlf + 2
+    static let lf = UInt8(ascii: "\n")
+    static let cr = UInt8(ascii: "\r")
+
+    /// The line starting at `start`: where its content ends (before `CR LF` or `LF`) and where
+    /// the next line starts; nil when no LF ends it (the body is cut short).
+    static func nextLine(in input: UnsafeBufferPointer<UInt8>, from start: Int) -> (contentEnd: Int, after: Int)? {
+        guard let position = ByteSearch.firstIndex(of: lf, in: input, from: start) else { return nil }
+        let contentEnd = position > start && input[position - 1] == cr ? position - 1 : position
+        return (contentEnd, position + 1)
+    }
+
+    /// What follows a line in the body: a part (its headers start at `headersStart`), the
+    /// closing delimiter, or nothing of either (the body is cut short).
+    enum Delimiter: Equatable {
+        case part(headersStart: Int)
+        case closing
+        case none
+    }
+
+    /// Skips lines from `line` (a line's start) up to one that is exactly `delimiter`, or
+    /// the closing `delimiter--`.
+    static func nextDelimiter(_ delimiter: [UInt8], in input: UnsafeBufferPointer<UInt8>, from line: Int) -> Delimiter {
+        var line = line
+        while true {
+            if isClosing(delimiter, in: input, at: line) { return .closing }
+            guard let next = nextLine(in: input, from: line) else { return .none }
+            if next.contentEnd - line == delimiter.count, startsWith(delimiter, in: input, at: line) {
+                return .part(headersStart: next.after)
+            }
+            line = next.after
+        }
+    }
+
+    /// Whether the line at `start` is the closing delimiter (`--boundary--`, the rest of the
+    /// line ignored).
+    static func isClosing(_ delimiter: [UInt8], in input: UnsafeBufferPointer<UInt8>, at start: Int) -> Bool {
+        startsWith(delimiter, in: input, at: start)
+            && start + delimiter.count + 1 < input.count
+            && input[start + delimiter.count] == UInt8(ascii: "-") && input[start + delimiter.count + 1] == UInt8(ascii: "-")
+    }
+
+    static func startsWith(_ prefix: [UInt8], in input: UnsafeBufferPointer<UInt8>, at start: Int) -> Bool {
+        guard start + prefix.count <= input.count else { return false }
+        for offset in prefix.indices where input[start + offset] != prefix[offset] { return false }
+        return true
     }
 }
 

@@ -173,7 +173,7 @@ package final class RequestPipeline: Sendable {
                 self = .empty
                 return
             }
-            switch RequestPipeline.mediaType(contentType) {
+            switch MediaType.of(contentType) {
             case "application/x-www-form-urlencoded":
                 self = .urlEncoded
             case "multipart/form-data":
@@ -199,18 +199,6 @@ package final class RequestPipeline: Sendable {
             case .json: return try JSONFormDecoder(limits: limits).decode(body)
             }
         }
-    }
-
-    /// The lower-cased media type without parameters (`; charset=UTF-8` is accepted and ignored).
-    static func mediaType(_ contentType: String) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(40)
-        for byte in contentType.utf8 {
-            if byte == UInt8(ascii: ";") { break }
-            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { continue }
-            bytes.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte)
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// `{"ok":true,"transactionid":"…","request_id":"…"}`, plus `"duplicate":true` for a
