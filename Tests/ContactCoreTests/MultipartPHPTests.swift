@@ -66,6 +66,35 @@ struct MultipartPHPTests {
         Case(name: "LF, the platform's nested names", contentType: "multipart/form-data; boundary=XyZ",
              body: "--XyZ\nContent-Disposition: form-data; name=\"fields[0][name]\"\n\nFirst Name\n--XyZ\nContent-Disposition: form-data; name=\"fields[0][value]\"\n\nAnn\n--XyZ\nContent-Disposition: form-data; name=\"lead-status[score]\"\n\n5\n--XyZ--\n"),
         Case(name: "only the closing delimiter", contentType: "multipart/form-data; boundary=XyZ", body: "--XyZ--\n"),
+        // What PHP reads that a careful parser might not: each of these once decoded
+        // differently here, letting a sender drop or add a field.
+        Case(name: "a part after the closing delimiter is read", contentType: "multipart/form-data; boundary=B",
+             body: "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B--\r\n--B\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\n2\r\n--B--"),
+        Case(name: "a closing delimiter in the preamble closes nothing", contentType: "multipart/form-data; boundary=B",
+             body: "--B--\r\n--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B--\r\n"),
+        Case(name: "a NUL ends a delimiter line's content", contentType: "multipart/form-data; boundary=B",
+             body: "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B\u{0}x\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\n2\r\n--B--\r\n"),
+        Case(name: "a header line starting with NUL ends the headers", contentType: "multipart/form-data; boundary=B",
+             body: "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\u{0}\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nevil\r\n--B--\r\n"),
+        Case(name: "a space after boundary= is part of it", contentType: "multipart/form-data; boundary= B",
+             body: "-- B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n-- B--\r\n--B\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\n2\r\n--B--\r\n"),
+        Case(name: "a space before ; is part of the boundary", contentType: "multipart/form-data; boundary=B ;x=y",
+             body: "--B \r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B --\r\n--B\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\n2\r\n--B--\r\n"),
+        Case(name: "the first 'boundary' counts, even inside another parameter", contentType: "multipart/form-data; xboundary=A; boundary=B",
+             body: "--A\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--A--\r\n--B\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\n2\r\n--B--\r\n"),
+        // PHP reads a line without its LF in 5120 bytes in 5120-byte pieces.
+        Case(name: "a header padded to 5120 bytes: its rest is a header of its own", contentType: "multipart/form-data; boundary=B",
+             body: "--B\r\nContent-Disposition: form-data; name=\"a\"; pad=\"" + String(repeating: "x", count: 5100) + "\r\nFoo: y\"; name=\"email\"\r\n\r\nevil\r\n--B--\r\n"),
+        Case(name: "a 5120-byte preamble piece, then a delimiter on the same line", contentType: "multipart/form-data; boundary=B",
+             body: String(repeating: "p", count: 5120) + "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B--\r\n"),
+        Case(name: "a long preamble line, then a delimiter line", contentType: "multipart/form-data; boundary=B",
+             body: String(repeating: "-", count: 12_000) + "\r\n--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B--\r\n"),
+        Case(name: "a header line of 5119 bytes before its LF is whole", contentType: "multipart/form-data; boundary=B",
+             body: "--B\r\nContent-Disposition: form-data; name=\"a\"; x=\"" + String(repeating: "x", count: 5062) + "\"; name=\"b\"\r\n\r\n1\r\n--B--\r\n"),
+        Case(name: "a header line of 5120 bytes before its LF is cut before it", contentType: "multipart/form-data; boundary=B",
+             body: "--B\r\nContent-Disposition: form-data; name=\"a\"; x=\"" + String(repeating: "x", count: 5063) + "\"; name=\"b\"\r\n\r\n1\r\n--B--\r\n"),
+        Case(name: "BOUNDARY when there is no lower-case one", contentType: "multipart/form-data; BOUNDARY=Up",
+             body: "--Up\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--Up--\r\n"),
     ]
 
     @Test(arguments: cases)
@@ -73,7 +102,7 @@ struct MultipartPHPTests {
         let body = Array(testCase.body.utf8)
         let php = try PHPCGI.post(contentType: testCase.contentType, body: body)
         #expect(Self.ours(contentType: testCase.contentType, body: body) == php, "\(testCase.body.debugDescription)")
-        #expect(php != "[]" || testCase.body.hasPrefix("--XyZ--"), "php decoded nothing: the case shows no parity")
+        #expect(php != "[]" || testCase.name == "only the closing delimiter", "php decoded nothing: the case shows no parity")
     }
 
     /// Random forms from the multipart generator, their line breaks (in the structure and

@@ -590,6 +590,11 @@ struct MultipartDifferentialTests {
         ("multipart/form-data boundary=x", "x"),  // so does a space
         ("multipart/form-data, charset=utf-8, boundary=MiXeD", "MiXeD"),  // the case as sent
         ("multipart/form-data, boundary=", nil),
+        ("multipart/form-data; xboundary=A; boundary=B", "A"),  // PHP's strstr: the first "boundary" anywhere
+        ("multipart/form-data; boundary= B", " B"),  // spaces are kept, as PHP keeps them
+        ("multipart/form-data; boundary=B ;x=y", "B "),
+        ("multipart/form-data; boundaryX;y=z", "z"),  // the next '=' after it
+        ("multipart/form-data; boundary=a\u{0}b", "a"),  // a C string
     ] as [(String, String?)])
     func boundaryFromContentType(contentType: String, expected: String?) {
         #expect(MultipartFormDecoder.boundary(fromContentType: contentType) == expected)

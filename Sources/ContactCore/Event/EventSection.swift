@@ -111,10 +111,18 @@ extension EventSection {
                     event[keyPath: path].append(try Record(form: array, section: name, index: nil))
                     return
                 }
-                event[keyPath: path].reserveCapacity(event[keyPath: path].count + array.count)
+                // Built apart and added once: the key path is applied once per section, not
+                // once per record.
+                var records: [Record] = []
+                records.reserveCapacity(array.count)
                 for (key, entry) in array.entries {
                     guard case .array(let fields) = entry else { throw .expectedArray(key: "\(name)[\(key)]") }
-                    event[keyPath: path].append(try Record(form: fields, section: name, index: key))
+                    records.append(try Record(form: fields, section: name, index: key))
+                }
+                if event[keyPath: path].isEmpty {
+                    event[keyPath: path] = records
+                } else {
+                    event[keyPath: path] += records
                 }
             },
             write: { event, writer in

@@ -1,6 +1,7 @@
 /// The media type of a `Content-Type` header, as PHP picks the body's parser
 /// (`sapi_read_post_data` in main/SAPI.c): the text up to the first `;`, `,` or space,
-/// lower-cased. So `multipart/form-data, boundary=x` is multipart, like
+/// lower-cased (the header being a C string there, a NUL ends it). So
+/// `multipart/form-data, boundary=x` is multipart, like
 /// `multipart/form-data; boundary=x`; the parameters (the boundary, whose case matters) are
 /// read from the header as it was sent.
 package enum MediaType {
@@ -9,7 +10,7 @@ package enum MediaType {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(40)
         for byte in contentType.utf8 {
-            if isEnd(byte) { break }
+            if byte == 0 || isEnd(byte) { break }
             bytes.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte)
         }
         return String(decoding: bytes, as: UTF8.self)

@@ -13,62 +13,72 @@ package struct MultipartFormDecoder: Sendable {
         self.phpNameMangling = phpNameMangling
     }
 
-    /// The `boundary` parameter of a `multipart/form-data` content type, unquoted, in the
-    /// case it was sent (RFC 2046 §5.1.1: a boundary is case-sensitive).
-    ///
-    /// As PHP reads it (main/SAPI.c, main/rfc1867.c): the parameters follow the media type,
-    /// which ends at `;`, `,` or a space (see `MediaType`), so `multipart/form-data,
-    /// boundary=x` has one; a quoted value runs to its closing quote (so it may hold `;`, `,`
-    /// or spaces; an unclosed quote is an invalid boundary), an unquoted one ends at `,` or
-    /// `;` (`strpbrk(boundary, ",;")`). Unlike PHP's `strstr(content_type, "boundary")`,
-    /// only a parameter named `boundary` counts, not the word inside another value.
+    /// The boundary of a `multipart/form-data` content type, in the case it was sent
+    /// (RFC 2046 §5.1.1: a boundary is case-sensitive), read exactly as PHP reads it
+    /// (main/SAPI.c, then main/rfc1867.c), so that a body means the same here as there:
+    /// - the header is a C string (it ends at a NUL), and its media type, up to the first `;`,
+    ///   `,` or space, is lower-cased; the rest stays as sent;
+    /// - the first `boundary` in it (`BOUNDARY` when there is no lower-case one) is found
+    ///   wherever it is, even inside another parameter, and the value starts after the next `=`;
+    /// - a quoted value runs to its closing quote (an unclosed quote is no boundary); an
+    ///   unquoted one to the next `,` or `;`, spaces included.
     package static func boundary(fromContentType contentType: String) -> String? {
-        var rest = Substring(contentType)
-        guard let mediaTypeEnd = rest.utf8.firstIndex(where: MediaType.isEnd) else { return nil }
-        rest = rest[mediaTypeEnd...]
-        func isSeparator(_ character: Character) -> Bool { character == ";" || character == "," }
-        while !rest.isEmpty {
-            rest = rest.drop(while: { $0 == " " || $0 == "\t" || isSeparator($0) })
-            let nameEnd = rest.firstIndex(where: { $0 == "=" || isSeparator($0) }) ?? rest.endIndex
-            let name = rest[..<nameEnd].trimmingCharacters(in: " \t").lowercased()
-            rest = rest[nameEnd...]
-            // A parameter without a value: its separator is dropped at the top.
-            guard rest.first == "=" else { continue }
-            rest = rest.dropFirst().drop(while: { $0 == " " || $0 == "\t" })
-            let value: String
-            if rest.first == "\"" {
-                let quoted = rest.dropFirst()
-                guard let close = quoted.firstIndex(of: "\"") else { return nil }
-                value = String(quoted[..<close])
-                rest = quoted[quoted.index(after: close)...].drop(while: { !isSeparator($0) })
-            } else {
-                let end = rest.firstIndex(where: isSeparator) ?? rest.endIndex
-                value = rest[..<end].trimmingCharacters(in: " \t")
-                rest = rest[end...]
-            }
-            if name == "boundary" { return value.isEmpty ? nil : value }
+        var header = Array(contentType.utf8.prefix(while: { $0 != 0 }))
+        for index in header.indices {
+            if MediaType.isEnd(header[index]) { break }
+            header[index] = lowercased(header[index])
         }
-        return nil
+        let name = Array("boundary".utf8)
+        guard let found = firstIndex(of: name, in: header) ?? firstIndex(of: name, in: header.map(lowercased)),
+              let equals = header[found...].firstIndex(of: UInt8(ascii: "="))
+        else { return nil }
+        var value = header[(equals + 1)...]
+        if value.first == UInt8(ascii: "\"") {
+            value = value.dropFirst()
+            guard let close = value.firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+            value = value[..<close]
+        } else if let end = value.firstIndex(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: ";") }) {
+            value = value[..<end]
+        }
+        return value.isEmpty ? nil : String(decoding: value, as: UTF8.self)
+    }
+
+    private static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
+    }
+
+    /// `strstr`: the first index of `needle` in `haystack`.
+    private static func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        haystack.withUnsafeBufferPointer { ByteSearch.firstIndex(of: needle, in: $0, from: 0) }
     }
 
     /// RFC 2046 §5.1.1: a boundary is 1 to 70 characters. A longer one is refused before
     /// the body is searched for it.
     package static let maxBoundaryLength = 70
 
+    /// PHP reads a multipart body's lines through a buffer of this many bytes (rfc1867.c's
+    /// `FILLUNIT`, for a boundary of up to 70 characters): a line without its LF in the
+    /// first 5120 bytes comes out in 5120-byte pieces, each taken for a line. The structure
+    /// is read in the same pieces here, so that no piece can be a delimiter or header line
+    /// in one reader and not in the other.
+    package static let lineBufferBytes = 5120
+
     /// Decodes `input`, split at its `--boundary` delimiter lines, as PHP's multipart reader
     /// (main/rfc1867.c) splits it:
     /// - a line ends at LF, with or without a CR before it, so bodies written with LF alone,
-    ///   or with mixed endings, read as with CRLF;
-    /// - a part starts after a line that is exactly `--boundary` (a preamble before the first
-    ///   one is skipped), and its headers run to the first empty line;
+    ///   or with mixed endings, read as with CRLF; compared as a C string, its content ends
+    ///   at its first NUL; a longer line than `lineBufferBytes` is read in pieces;
+    /// - a part starts after a line that is exactly `--boundary` (lines before the first one
+    ///   are skipped), and its headers run to the first empty line;
     /// - its value runs to the next `LF--boundary` (one CR before the LF is the line break's,
-    ///   not the value's), wherever that is: a line that merely starts with the delimiter ends
-    ///   the value too, and lines are then skipped up to the next delimiter line;
-    /// - the line `--boundary--` closes the body.
+    ///   not the value's), wherever that is: a line that merely starts with the delimiter
+    ///   ends the value too; lines are then skipped up to the next delimiter line;
+    /// - `--boundary--` closes nothing for PHP: a part after it is read like any other.
     ///
-    /// Where PHP keeps what it found in a body cut short (no delimiter line, headers without
-    /// their empty line, a value or a body without its closing delimiter), this refuses it:
-    /// a cut-off request is not a contact to acknowledge.
+    /// Where PHP keeps what it found in a body cut short, this refuses it: a cut-off request
+    /// is not a contact to acknowledge. So a body needs a delimiter line, every part an empty
+    /// line after its headers and a delimiter after its value, and the last part a
+    /// `--boundary--` line after it.
     package func decode(_ input: UnsafeBufferPointer<UInt8>, boundary: String) throws(FormError) -> FormArray {
         guard (1...Self.maxBoundaryLength).contains(boundary.utf8.count) else {
             throw .invalidMultipart(reason: "the boundary is \(boundary.utf8.count) characters long; RFC 2046 allows 1 to \(Self.maxBoundaryLength)")
@@ -78,27 +88,25 @@ package struct MultipartFormDecoder: Sendable {
         let delimiter = Array("--\(boundary)".utf8)
         // Where a value ends: PHP's `boundary_next`.
         let valueEnd = [Self.lf] + delimiter
-        var headersStart: Int
-        switch Self.nextDelimiter(delimiter, in: input, from: 0) {
-        case .part(let start): headersStart = start
-        case .closing: return builder.root
-        case .none: throw .invalidMultipart(reason: "boundary '\(boundary)' not found")
+        var closed = false
+        guard var headersStart = Self.nextDelimiter(delimiter, in: input, from: 0, closed: &closed) else {
+            if closed { return builder.root }
+            throw .invalidMultipart(reason: "boundary '\(boundary)' not found")
         }
         while true {
             // The part's header lines, up to the first empty one.
             var cursor = headersStart
             var headersEnd: Int? = nil
-            while let next = Self.nextLine(in: input, from: cursor) {
-                if next.contentEnd == cursor {
+            while let line = Self.nextLine(in: input, from: cursor) {
+                if line.contentEnd == cursor {
                     headersEnd = cursor
-                    cursor = next.after
+                    cursor = line.after
                     break
                 }
-                cursor = next.after
+                cursor = line.after
             }
             guard let headersEnd else {
-                throw .invalidMultipart(reason: Self.nextLine(in: input, from: headersStart) == nil
-                    ? "truncated part headers" : "part without a blank line after its headers")
+                throw .invalidMultipart(reason: cursor == headersStart ? "truncated part headers" : "part without a blank line after its headers")
             }
             let bodyStart = cursor
             guard let end = ByteSearch.firstIndex(of: valueEnd, in: input, from: bodyStart) else {
@@ -117,11 +125,12 @@ package struct MultipartFormDecoder: Sendable {
                     try builder.register(name: buffer, value: value)
                 }
             }
-            switch Self.nextDelimiter(delimiter, in: input, from: end + 1) {
-            case .part(let start): headersStart = start
-            case .closing: return builder.root
-            case .none: throw .invalidMultipart(reason: "body not closed by '--\(boundary)--' (truncated body?)")
+            closed = false
+            guard let next = Self.nextDelimiter(delimiter, in: input, from: end + 1, closed: &closed) else {
+                if closed { return builder.root }
+                throw .invalidMultipart(reason: "body not closed by '--\(boundary)--' (truncated body?)")
             }
+            headersStart = next
         }
     }
 
@@ -249,38 +258,41 @@ package struct MultipartFormDecoder: Sendable {
     static let lf = UInt8(ascii: "\n")
     static let cr = UInt8(ascii: "\r")
 
-    /// The line starting at `start`: where its content ends (before `CR LF` or `LF`) and where
-    /// the next line starts; nil when no LF ends it (the body is cut short).
+    /// The line starting at `start`: where its content ends (before `CR LF` or `LF`, or at
+    /// its first NUL) and where the next line starts; nil when no LF ends it (the body ends).
+    /// Without an LF in its first `lineBufferBytes`, the line is those bytes (PHP's
+    /// `next_line` returns its full buffer as a partial line).
     static func nextLine(in input: UnsafeBufferPointer<UInt8>, from start: Int) -> (contentEnd: Int, after: Int)? {
-        guard let position = ByteSearch.firstIndex(of: lf, in: input, from: start) else { return nil }
-        let contentEnd = position > start && input[position - 1] == cr ? position - 1 : position
-        return (contentEnd, position + 1)
+        let pieceEnd = start + lineBufferBytes
+        var contentEnd: Int
+        let after: Int
+        if let found = ByteSearch.firstIndex(of: lf, in: input, from: start, to: min(input.count, pieceEnd)) {
+            contentEnd = found > start && input[found - 1] == cr ? found - 1 : found
+            after = found + 1
+        } else if input.count >= pieceEnd {
+            contentEnd = pieceEnd
+            after = pieceEnd
+        } else {
+            return nil
+        }
+        if let nul = ByteSearch.firstIndex(of: 0, in: input, from: start, to: contentEnd) { contentEnd = nul }
+        return (contentEnd, after)
     }
 
-    /// What follows a line in the body: a part (its headers start at `headersStart`), the
-    /// closing delimiter, or nothing of either (the body is cut short).
-    enum Delimiter: Equatable {
-        case part(headersStart: Int)
-        case closing
-        case none
-    }
-
-    /// Skips lines from `line` (a line's start) up to one that is exactly `delimiter`, or
-    /// the closing `delimiter--`.
-    static func nextDelimiter(_ delimiter: [UInt8], in input: UnsafeBufferPointer<UInt8>, from line: Int) -> Delimiter {
+    /// Skips lines from `line` (a line's start) up to one that is exactly `delimiter` and
+    /// returns where the line after it starts; nil when the body ends first. `closed` is set
+    /// when a skipped line starts with `delimiter--`.
+    static func nextDelimiter(_ delimiter: [UInt8], in input: UnsafeBufferPointer<UInt8>, from line: Int, closed: inout Bool) -> Int? {
         var line = line
         while true {
-            if isClosing(delimiter, in: input, at: line) { return .closing }
-            guard let next = nextLine(in: input, from: line) else { return .none }
-            if next.contentEnd - line == delimiter.count, startsWith(delimiter, in: input, at: line) {
-                return .part(headersStart: next.after)
-            }
+            if isClosing(delimiter, in: input, at: line) { closed = true }
+            guard let next = nextLine(in: input, from: line) else { return nil }
+            if next.contentEnd - line == delimiter.count, startsWith(delimiter, in: input, at: line) { return next.after }
             line = next.after
         }
     }
 
-    /// Whether the line at `start` is the closing delimiter (`--boundary--`, the rest of the
-    /// line ignored).
+    /// Whether the line at `start` starts with the closing delimiter `--boundary--`.
     static func isClosing(_ delimiter: [UInt8], in input: UnsafeBufferPointer<UInt8>, at start: Int) -> Bool {
         startsWith(delimiter, in: input, at: start)
             && start + delimiter.count + 1 < input.count
