@@ -93,6 +93,8 @@ struct MultipartPHPTests {
              body: "--B\r\nContent-Disposition: form-data; name=\"a\"; x=\"" + String(repeating: "x", count: 5062) + "\"; name=\"b\"\r\n\r\n1\r\n--B--\r\n"),
         Case(name: "a header line of 5120 bytes before its LF is cut before it", contentType: "multipart/form-data; boundary=B",
              body: "--B\r\nContent-Disposition: form-data; name=\"a\"; x=\"" + String(repeating: "x", count: 5063) + "\"; name=\"b\"\r\n\r\n1\r\n--B--\r\n"),
+        Case(name: "a header's second 5120-byte piece is a header of its own", contentType: "multipart/form-data; boundary=B",
+             body: "--B\r\nX-Pad: " + String(repeating: "x", count: 5120 - 7) + "Content-Disposition: form-data; name=\"email\"\r\n\r\nann@example.com\r\n--B--\r\n"),
         Case(name: "BOUNDARY when there is no lower-case one", contentType: "multipart/form-data; BOUNDARY=Up",
              body: "--Up\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--Up--\r\n"),
     ]

@@ -96,16 +96,17 @@ package struct MultipartFormDecoder: Sendable {
         while true {
             // The part's header lines, up to the first empty one.
             var cursor = headersStart
-            var headersEnd: Int? = nil
+            var headerLines: [ArraySlice<UInt8>] = []
+            var headersEnded = false
             while let line = Self.nextLine(in: input, from: cursor) {
+                defer { cursor = line.after }
                 if line.contentEnd == cursor {
-                    headersEnd = cursor
-                    cursor = line.after
+                    headersEnded = true
                     break
                 }
-                cursor = line.after
+                headerLines.append(Array(UnsafeBufferPointer(rebasing: input[cursor..<line.contentEnd]))[...])
             }
-            guard let headersEnd else {
+            guard headersEnded else {
                 throw .invalidMultipart(reason: cursor == headersStart ? "truncated part headers" : "part without a blank line after its headers")
             }
             let bodyStart = cursor
@@ -116,8 +117,7 @@ package struct MultipartFormDecoder: Sendable {
             parts += 1
             if parts > limits.maxParts { throw .tooManyParts(limit: limits.maxParts) }
             try builder.countVariable()
-            let headers = String(decoding: UnsafeBufferPointer(rebasing: input[headersStart..<headersEnd]), as: UTF8.self)
-            if let disposition = Self.disposition(in: headers), disposition.filename == nil,
+            if let disposition = Self.disposition(in: headerLines), disposition.filename == nil,
                let name = disposition.name {
                 let value = String(decoding: UnsafeBufferPointer(rebasing: input[bodyStart..<bodyEnd]), as: UTF8.self)
                 let nameBytes = Array(name.utf8)
@@ -149,8 +149,8 @@ package struct MultipartFormDecoder: Sendable {
     /// pair at `=`, skipping over quoted runs; the key is compared with `strcasecmp` and is
     /// not trimmed; `php_ap_getword_conf` reads the value, which may be quoted with `"` or
     /// `'` (a backslash escapes the quote or a backslash) or, unquoted, ends at whitespace.
-    static func disposition(in headers: String) -> (name: String?, filename: String?)? {
-        guard var rest = headerValue(named: "content-disposition", in: headers) else { return nil }
+    static func disposition(in lines: [ArraySlice<UInt8>]) -> (name: String?, filename: String?)? {
+        guard var rest = headerValue(named: "content-disposition", in: lines) else { return nil }
         var name: String? = nil
         var filename: String? = nil
         rest = rest.drop(while: isSpace)
@@ -169,15 +169,13 @@ package struct MultipartFormDecoder: Sendable {
     }
 
     /// The value of the first header called `name` (ASCII case-insensitive), as
-    /// `multipart_buffer_headers` + `php_mime_get_hdr_value` find it: lines end at LF with an
-    /// optional CR before it, a line starting with whitespace (or without a colon) continues
-    /// the previous header, the value starts after the colon and its whitespace, and being a
-    /// C string it ends at the first NUL.
-    static func headerValue(named name: String, in headers: String) -> ArraySlice<UInt8>? {
+    /// `multipart_buffer_headers` + `php_mime_get_hdr_value` find it in the part's header
+    /// lines (as `nextLine` cuts them: without their line break, up to a NUL, long ones in
+    /// pieces): a line starting with whitespace, or without a colon, continues the previous
+    /// header, and the value starts after the colon and its whitespace.
+    static func headerValue(named name: String, in lines: [ArraySlice<UInt8>]) -> ArraySlice<UInt8>? {
         var entries: [(key: ArraySlice<UInt8>, value: [UInt8])] = []
-        for var line in Array(headers.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-            if let nul = line.firstIndex(of: 0) { line = line[..<nul] }
+        for line in lines {
             if let first = line.first, !isSpace(first), let colon = line.firstIndex(of: UInt8(ascii: ":")) {
                 let value = line[line.index(after: colon)...].drop(while: isSpace)
                 entries.append((line[..<colon], Array(value)))
