@@ -268,3 +268,150 @@ struct ContactEventTests {
         #expect(EventSection.named("nothing") == nil)
     }
 }
+
+/// The request path writes an event's JSON straight from the arena (`EventEncoder`);
+/// handlers read the typed event back from it, and `ContactEvent.write` writes that typed
+/// event. Both writers must give the same bytes, for any form, in both modes.
+@Suite("Event encoder vs the typed event")
+struct EventEncoderTests {
+    /// Top-level keys: every section, the transaction id, flat contact keys and others.
+    static let topKeys = EventSection.all.map(\.name) + ["transactionid", "email", "phone", "id", "profile_url", "other", "7"]
+    /// Record keys: each section's own, and some no section knows.
+    static let recordKeys = Array(Set(EventSection.all.flatMap(\.keys))) + ["extra", "x", "0", "1"]
+
+    static func randomForm(_ rng: inout SeededGenerator) -> FormArray {
+        func leaf() -> FormValue { .string(rng.pick(["", "Ann", "a@b.c", "é \"q\" \\ \u{2028}", "0", "\u{1}"])) }
+        func record(depth: Int) -> FormValue {
+            var array = FormArray()
+            for _ in 0..<Int.random(in: 0...5, using: &rng) {
+                array[FormKey(rng.pick(recordKeys))] = depth < 2 && rng.chance(15) ? record(depth: depth + 1) : leaf()
+            }
+            return .array(array)
+        }
+        var form = FormArray()
+        for _ in 0..<Int.random(in: 0...10, using: &rng) {
+            let value: FormValue
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0..<2: value = leaf()
+            case 2..<4: value = record(depth: 0)
+            default:
+                var list = FormArray()
+                for _ in 0..<Int.random(in: 0...4, using: &rng) {
+                    list.append(rng.chance(90) ? record(depth: 0) : leaf())
+                }
+                if rng.chance(10) { list[FormKey("k")] = record(depth: 0) }
+                value = .array(list)
+            }
+            form[FormKey(rng.pick(topKeys))] = value
+        }
+        return form
+    }
+
+    @Test("random forms", arguments: 0..<4)
+    func sameBytes(batch: Int) throws {
+        var rng = SeededGenerator(seed: 0xE4C0_0000 + UInt64(batch))
+        var encoded = 0
+        for _ in 0..<1000 {
+            let arena = FormArena(tree: Self.randomForm(&rng))
+            for method in ["POST", "GET"] {
+                let metadata = EventMetadata(
+                    receivedAt: "2026-01-01T00:00:00.000Z", remoteAddress: nil, requestID: "r", method: method,
+                    mode: EventEncoder.mode(of: arena, method: method))
+                let output: EventEncoder.Output
+                do {
+                    output = try EventEncoder.encode(arena, metadata: metadata)
+                } catch {
+                    // The reference refuses the same form with the same error.
+                    #expect(throws: error) { try ReferenceMapping.event(form: arena.tree(), metadata: metadata) }
+                    continue
+                }
+                encoded += 1
+                let typed = try ContactEvent(storedJSON: output.json)
+                let json = String(decoding: output.json, as: UTF8.self)
+                #expect(typed.json == json)
+                #expect(typed.transactionID == output.transactionID)
+                // And an independent mapping of the same tree, written by the typed writer.
+                let reference = try ReferenceMapping.event(form: arena.tree(), metadata: metadata)
+                #expect(reference.json == json)
+            }
+        }
+        // Most of the 2,000 random forms are valid events: the comparison is not vacuous.
+        #expect(encoded > 300)
+    }
+}
+
+/// The form-to-event mapping written a second time, over `FormArray` trees and typed
+/// records, independently of `EventEncoder` (it is the mapping the listener used before
+/// the encoder): the oracle the encoder is compared with.
+enum ReferenceMapping {
+    static func event(form: FormArray, metadata: EventMetadata) throws(EventError) -> ContactEvent {
+        var event = ContactEvent(metadata: metadata)
+        let shortcode = metadata.mode == .shortcode
+        var flatContact: [(Int, String)] = []
+        for (key, value) in form.entries {
+            if case .string(let name) = key {
+                if name == "transactionid" {
+                    guard case .string(let text) = value else { throw .expectedString(key: name) }
+                    event.transactionID = text
+                    continue
+                }
+                if EventSection.all.contains(where: { $0.name == name }) {
+                    try section(name, value, into: &event)
+                    continue
+                }
+                if shortcode, let slot = Contact.names.firstIndex(of: name) {
+                    guard case .string(let text) = value else { throw .expectedString(key: name) }
+                    flatContact.append((slot, text))
+                    continue
+                }
+            }
+            if shortcode, case .string(let text) = value {
+                event.fields.append(Field(name: key.description, value: text))
+            } else {
+                event.extra[key] = value
+            }
+        }
+        for (slot, text) in flatContact where event.contact[slot: slot] == nil { event.contact[slot: slot] = text }
+        return event
+    }
+
+    static func record<R: SectionRecord>(_ value: FormValue, path: String) throws(EventError) -> R {
+        guard case .array(let array) = value else { throw .expectedArray(key: path) }
+        var record = R()
+        for (key, value) in array.entries {
+            if case .string(let name) = key, let slot = R.names.firstIndex(of: name) {
+                guard case .string(let text) = value else { throw .expectedString(key: "\(path)[\(name)]") }
+                record[slot: slot] = text
+            } else {
+                record.extra[key] = value
+            }
+        }
+        return record
+    }
+
+    static func list<R: SectionRecord>(_ name: String, _ value: FormValue, objectOrList: Bool = false) throws(EventError) -> [R] {
+        guard case .array(let array) = value else { throw .expectedArray(key: name) }
+        if objectOrList, !array.entries.allSatisfy({ if case .int = $0.key { true } else { false } }) {
+            return [try record(value, path: name)]
+        }
+        var records: [R] = []
+        for (key, entry) in array.entries { records.append(try record(entry, path: "\(name)[\(key)]")) }
+        return records
+    }
+
+    static func section(_ name: String, _ value: FormValue, into event: inout ContactEvent) throws(EventError) {
+        switch name {
+        case "contact": event.contact = try record(value, path: name)
+        case "fields": event.fields += try list(name, value)
+        case "campaigns-opened": event.campaignsOpened = try list(name, value)
+        case "links-clicked": event.linksClicked = try list(name, value)
+        case "pages-visited": event.pagesVisited = try list(name, value)
+        case "automation-triggered": event.automationTriggered = try list(name, value)
+        case "goals-reached": event.goalsReached = try list(name, value)
+        case "webhooks-triggered": event.webhooksTriggered = try list(name, value)
+        case "lead-score": event.leadScore = try list(name, value)
+        case "lead-status": event.leadStatus = try list(name, value, objectOrList: true)
+        default: Issue.record("the reference does not know section \(name)")
+        }
+    }
+}

@@ -306,3 +306,40 @@ struct LifecycleTests {
         #expect(readText(path) == "precious data\n", "the file was changed")
     }
 }
+
+@Suite("decode: what the listener makes of a body, from the shell")
+struct DecodeCommandTests {
+    struct Row: Sendable, CustomStringConvertible {
+        var name: String
+        var arguments: [String]
+        var body: String
+        var exit: Int32
+        /// Text the output must contain (stdout on success, stderr on failure).
+        var contains: [String]
+        var description: String { name }
+    }
+
+    static let rows: [Row] = [
+        // No configuration: the fail-closed `verify:` default guards the network, not a local file.
+        Row(name: "a structured POST, no configuration", arguments: [], body: "transactionid=t1&contact%5Bemail%5D=a%40b.c&fields%5B0%5D%5Bname%5D=City",
+            exit: 0, contains: [#""transactionid":"t1""#, #""email":"a@b.c""#, #"{"id":null,"name":"City","value":null}"#, #""mode":"structured""#]),
+        Row(name: "--raw prints PHP's $_POST", arguments: ["--raw"], body: "a[]=1&a[]=2&b[x][]=3",
+            exit: 0, contains: [#"{"a":["1","2"],"b":{"x":["3"]}}"#]),
+        Row(name: "--method GET reads shortcodes", arguments: ["--method", "GET"], body: "email=x%40y.z&first=Ann",
+            exit: 0, contains: [#""email":"x@y.z""#, #"{"id":null,"name":"first","value":"Ann"}"#, #""mode":"shortcode""#]),
+        Row(name: "a malformed section names its key", arguments: [], body: "fields=abc",
+            exit: 1, contains: ["400", "'fields' must be an array"]),
+    ]
+
+    @Test(arguments: rows)
+    func decode(_ row: Row) async throws {
+        let directory = try TestDirectory("decode")
+        defer { directory.remove() }
+        let file = try directory.write("body.txt", row.body)
+        let result = try await runListener(["decode"] + row.arguments + [file], in: directory, name: "decode")
+        #expect(result.exit == .exited(row.exit), "\(result)")
+        for text in row.contains {
+            #expect((row.exit == 0 ? result.stdout : result.stderr).contains(text), "\(text) not in \(result)")
+        }
+    }
+}

@@ -5,8 +5,7 @@ func fuzzForm(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     var limits = FormLimits.default
     limits.maxVars = 2_000
     for mangling in [false, true] {
-        if let form = try? URLEncodedFormDecoder(limits: limits, phpNameMangling: mangling).decode(input) {
-            _ = form.phpJSON
+        if let form = try? URLEncodedFormDecoder(limits: limits, phpNameMangling: mangling).decodeArena(input) {
             FuzzSupport.mapToEvent(form)
         }
     }

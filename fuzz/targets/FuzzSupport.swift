@@ -1,21 +1,29 @@
 // Shared by the fuzz targets (compiled into each).
 
 enum FuzzSupport {
-    /// Maps a tree to an event in both modes and renders it, as the pipeline would; the
-    /// stored JSON must read back as the same event (the spool delivers what it reads).
-    static func mapToEvent(_ form: FormArray) {
+    /// Writes the event as the request path does, in both modes, from the arena; the JSON
+    /// must read back as an event that writes the same bytes (the spool and the handlers
+    /// read it back), and the arena must print as the tree made from it prints.
+    static func mapToEvent(_ arena: FormArena) {
+        let direct = arena.phpJSON
+        let tree = arena.tree()
+        if direct != tree.phpJSON { fatalError("the arena prints \(direct), its tree \(tree.phpJSON)") }
         for mode in [EventMode.structured, .shortcode] {
             let metadata = EventMetadata(receivedAt: "2026-01-01T00:00:00.000Z", remoteAddress: nil, requestID: "fuzz", method: "POST", mode: mode)
-            if let event = try? ContactEvent(form: form, metadata: metadata) {
-                let json = event.json
-                do {
-                    let restored = try ContactEvent(storedJSON: Array(json.utf8))
-                    if restored != event { fatalError("stored JSON read back as a different event: \(json)") }
-                } catch {
-                    fatalError("stored JSON can't be read back (\(error)): \(json)")
-                }
+            guard let output = try? EventEncoder.encode(arena, metadata: metadata) else { continue }
+            let json = String(decoding: output.json, as: UTF8.self)
+            do {
+                let restored = try ContactEvent(storedJSON: output.json)
+                if restored.json != json { fatalError("stored JSON read back as a different event: \(json)") }
+            } catch {
+                fatalError("stored JSON can't be read back (\(error)): \(json)")
             }
         }
+    }
+
+    /// The same for a tree (the JSON body decoder's).
+    static func mapToEvent(_ form: FormArray) {
+        mapToEvent(FormArena(tree: form))
     }
 
     /// A body from memory, handed out in small pieces like a socket would.

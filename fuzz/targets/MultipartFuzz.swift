@@ -6,8 +6,7 @@ func fuzzMultipart(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let boundary = String(decoding: input[0..<newline], as: UTF8.self)
     let body = UnsafeBufferPointer(rebasing: input[min(size, newline + 1)...])
     _ = MultipartFormDecoder.boundary(fromContentType: "multipart/form-data; boundary=\(boundary)")
-    if !boundary.isEmpty, let form = try? MultipartFormDecoder().decode(body, boundary: boundary) {
-        _ = form.phpJSON
+    if !boundary.isEmpty, let form = try? MultipartFormDecoder().decodeArena(body, boundary: boundary) {
         FuzzSupport.mapToEvent(form)
     }
     return 0

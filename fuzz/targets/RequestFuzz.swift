@@ -18,7 +18,7 @@ func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard let request = try? Request.read(params: params, body: &source, maxBodyBytes: 1 << 20) else { return 0 }
     _ = request.header("X-Listener-Token")
     _ = request.contentType
-    if let form = try? URLEncodedFormDecoder().decode(Array(request.queryString.utf8)) {
+    if let form = try? URLEncodedFormDecoder().decodeArena(Array(request.queryString.utf8)) {
         FuzzSupport.mapToEvent(form)
     }
     return 0

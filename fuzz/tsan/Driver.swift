@@ -29,11 +29,11 @@ enum Driver {
             threads.append(try WorkerThread {
                 for round in 0..<300 {
                     let input = inputs[(worker + round) % inputs.count]
-                    if let form = try? URLEncodedFormDecoder().decode(input) {
+                    if let form = try? URLEncodedFormDecoder().decodeArena(input) {
                         _ = form.phpJSON
-                        let metadata = EventMetadata(receivedAt: Timestamp.now(), remoteAddress: nil, requestID: "r\(worker)-\(round)", method: "POST", mode: ContactEvent.mode(of: form, method: "POST"))
-                        if let event = try? ContactEvent(form: form, metadata: metadata) {
-                            let line = Array((event.json + "\n").utf8)
+                        let metadata = EventMetadata(receivedAt: Timestamp.now(), remoteAddress: nil, requestID: "r\(worker)-\(round)", method: "POST", mode: EventEncoder.mode(of: form, method: "POST"))
+                        if let event = try? EventEncoder.encode(form, metadata: metadata) {
+                            let line = event.json + [UInt8(ascii: "\n")]
                             if case .success = commit.submit(line) { acknowledged.withLock { acknowledgedCount += 1 } }
                         }
                     }

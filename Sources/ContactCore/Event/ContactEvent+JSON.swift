@@ -12,18 +12,7 @@ extension ContactEvent {
         writer.plainKey("extra")
         extra.writeObject(to: &writer)
         writer.plainKey("meta")
-        writer.beginObject()
-        writer.plainKey("received_at")
-        writer.string(metadata.receivedAt)
-        writer.plainKey("remote_addr")
-        writer.optionalString(metadata.remoteAddress)
-        writer.plainKey("request_id")
-        writer.string(metadata.requestID)
-        writer.plainKey("method")
-        writer.string(metadata.method)
-        writer.plainKey("mode")
-        writer.string(metadata.mode.rawValue)
-        writer.endObject()
+        metadata.write(to: &writer)
         writer.endObject()
     }
 
@@ -32,5 +21,23 @@ extension ContactEvent {
         var writer = JSONWriter(capacity: 2048)
         write(to: &writer)
         return writer.string
+    }
+}
+
+extension EventMetadata {
+    /// Writes the event's `meta` object.
+    package func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.plainKey("received_at")
+        writer.string(receivedAt)
+        writer.plainKey("remote_addr")
+        writer.optionalString(remoteAddress)
+        writer.plainKey("request_id")
+        writer.string(requestID)
+        writer.plainKey("method")
+        writer.string(method)
+        writer.plainKey("mode")
+        writer.string(mode.rawValue)
+        writer.endObject()
     }
 }

@@ -1,6 +1,6 @@
 /// One section of a contact event, in one place: its wire name, the keys of its records,
 /// how the platform sends it, where it lives in `ContactEvent`, and the SQL table its
-/// records land in. The form mapping, the JSON writer, the stored-event reader, the SQL
+/// records land in. The form mapping (`EventEncoder`), the JSON writer, the stored-event reader, the SQL
 /// handler's activity tables and the HTTP handler's placeholders all read `all`, so a new
 /// section is one entry here (plus its record type and its `ContactEvent` property).
 package struct EventSection: Sendable, Equatable {
@@ -34,9 +34,6 @@ package struct EventSection: Sendable, Equatable {
     /// Its SQL activity table; nil for `contact` and `fields`, which the SQL handler keeps
     /// as the contact's own row and fields.
     package let sqlTable: SQLTable?
-    /// Maps the decoded form value of the section onto the event (records are appended:
-    /// in shortcode mode, flat parameters before `fields[…]` are fields too).
-    let decode: @Sendable (inout ContactEvent, FormValue) throws(EventError) -> Void
     /// Writes the section's JSON value.
     let write: @Sendable (ContactEvent, inout JSONWriter) -> Void
     /// Reads the section's JSON value back from the stored event.
@@ -87,10 +84,6 @@ extension EventSection {
     static func object<Record: SectionRecord>(_ name: String, _ path: WritableKeyPath<ContactEvent, Record> & Sendable) -> EventSection {
         EventSection(
             name: name, keys: Record.names, shape: .object, sqlTable: nil,
-            decode: { (event, value) throws(EventError) in
-                guard case .array(let array) = value else { throw .expectedArray(key: name) }
-                event[keyPath: path] = try Record(form: array, section: name, index: nil)
-            },
             write: { event, writer in event[keyPath: path].write(to: &writer) },
             read: { (event, reader) throws(FormError) in event[keyPath: path] = try reader.record(depth: 2) },
             values: { event in [Record.names.indices.map { event[keyPath: path][slot: $0] }] })
@@ -102,29 +95,6 @@ extension EventSection {
     ) -> EventSection {
         EventSection(
             name: name, keys: Record.names, shape: shape, sqlTable: sql,
-            decode: { (event, value) throws(EventError) in
-                guard case .array(let array) = value else { throw .expectedArray(key: name) }
-                // One `{score,label}` object or a list of them: only integer keys make a
-                // list, so `lead-status[score][]=1` is refused as `lead-status[score]`
-                // rather than taken for a list.
-                if shape == .objectOrList, !array.entries.allSatisfy({ if case .int = $0.key { true } else { false } }) {
-                    event[keyPath: path].append(try Record(form: array, section: name, index: nil))
-                    return
-                }
-                // Built apart and added once: the key path is applied once per section, not
-                // once per record.
-                var records: [Record] = []
-                records.reserveCapacity(array.count)
-                for (key, entry) in array.entries {
-                    guard case .array(let fields) = entry else { throw .expectedArray(key: "\(name)[\(key)]") }
-                    records.append(try Record(form: fields, section: name, index: key))
-                }
-                if event[keyPath: path].isEmpty {
-                    event[keyPath: path] = records
-                } else {
-                    event[keyPath: path] += records
-                }
-            },
             write: { event, writer in
                 writer.beginArray()
                 for record in event[keyPath: path] { record.write(to: &writer) }

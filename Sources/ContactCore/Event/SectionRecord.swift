@@ -28,24 +28,6 @@ extension SectionRecord {
         return nil
     }
 
-    /// Builds a record from the decoded array found at `section[index]` (`index` is nil
-    /// for a section that is one object, like `contact`); those name the key in errors.
-    init(form: FormArray, section: String, index: FormKey?) throws(EventError) {
-        self.init()
-        for (key, value) in form.entries {
-            // Every known name is a string key (none is a canonical integer).
-            if case .string(let name) = key, let slot = Self.slot(of: name) {
-                guard case .string(let text) = value else {
-                    let path = index.map { "\(section)[\($0)]" } ?? section
-                    throw .expectedString(key: "\(path)[\(name)]")
-                }
-                self[slot: slot] = text
-            } else {
-                extra[key] = value
-            }
-        }
-    }
-
     /// Writes the record as a JSON object: every known key (null when absent), then
     /// `extra` when the platform sent keys we don't know.
     package func write(to writer: inout JSONWriter) {

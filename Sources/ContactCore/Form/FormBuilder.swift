@@ -1,14 +1,20 @@
-/// Builds the decoded tree one variable at a time with the rules of PHP's
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Builds the decoded form one variable at a time with the rules of PHP's
 /// `php_register_variable_ex` (main/php_variables.c, PHP 8.2): bracket nesting,
 /// `[]` appends, leaf/array overrides in either order, unmatched brackets.
 ///
-/// URL-encoded and multipart bodies both feed it, as they do in PHP.
+/// URL-encoded and multipart bodies both feed it, as they do in PHP. It builds a
+/// `FormArena`: keys and values are copied into one byte buffer, nodes into one array.
 ///
 /// Speed: consecutive variables of a contact share their prefix
 /// (`fields[3][id]`, `fields[3][name]`, `fields[3][value]`), so the arrays along the last
-/// variable's path stay detached from their parents (`open`) until a variable leaves that
-/// path. A variable then costs a byte comparison per shared level instead of a lookup, a
-/// detach and a reattach per level; the tree is put back together when `root` is read.
+/// variable's path are remembered (`open`). A variable then costs a byte comparison per
+/// shared level instead of a lookup.
 package struct FormBuilder: Sendable {
     /// The limits enforced on every variable.
     package let limits: FormLimits
@@ -16,24 +22,17 @@ package struct FormBuilder: Sendable {
     /// The listener keeps names as sent; the differential tests switch this on to match PHP.
     package let phpNameMangling: Bool
     private var variables = 0
-    /// The top level; while `open` is not empty, the slot of `open[0]` holds a placeholder.
-    private var top = FormArray()
-    /// The arrays along the last variable's container path, each detached from the one before.
-    private var open: [OpenLevel] = []
+    /// The form built so far.
+    package private(set) var arena: FormArena
+    /// The arrays along the last variable's container path: `open[0]` is its top-level
+    /// array, each next one nested in the one before.
+    private var open: [FormArena.NodeID] = []
     /// Scratch for the `[…]` indices of the variable being registered: the first
-    /// `segmentCount` are this variable's (the array is reused, never shrunk;
-    /// `removeAll(keepingCapacity:)` cost 85 instructions per variable).
+    /// `segmentCount` are this variable's (the array is reused, never shrunk).
     private var segments: [Segment] = []
     private var segmentCount = 0
     /// Scratch for a name that `phpNameMangling` rewrites.
     private var mangled: [UInt8] = []
-
-    /// An array taken out of its parent, with what is needed to put it back.
-    private struct OpenLevel: Sendable {
-        var key: FormKey
-        var array: FormArray
-        var position: Int
-    }
 
     /// The bytes of one `[…]` index in the name; `start < 0` is an append (`[]`).
     private struct Segment: Sendable {
@@ -42,19 +41,15 @@ package struct FormBuilder: Sendable {
         var isAppend: Bool { start < 0 }
     }
 
-    /// Creates an empty builder.
-    package init(limits: FormLimits = .default, phpNameMangling: Bool = false) {
+    /// Creates an empty builder, with room for a body of `capacity` bytes.
+    package init(limits: FormLimits = .default, phpNameMangling: Bool = false, capacity: Int = 0) {
         self.limits = limits
         self.phpNameMangling = phpNameMangling
+        self.arena = FormArena(capacity: capacity)
     }
 
-    /// The tree built so far (the open path is put back first).
-    package var root: FormArray {
-        mutating get {
-            close(downTo: 0)
-            return top
-        }
-    }
+    /// The tree built so far.
+    package var root: FormArray { arena.tree() }
 
     /// Counts one variable against `limits.maxVars`.
     package mutating func countVariable() throws(FormError) {
@@ -64,10 +59,35 @@ package struct FormBuilder: Sendable {
 
     /// Registers `value` under the raw (already URL-decoded) variable `name`.
     package mutating func register(name rawName: UnsafeBufferPointer<UInt8>, value: String) throws(FormError) {
+        var value = value
+        let stored = value.withUTF8 { arena.appendBytes($0) }
+        try register(name: rawName, value: stored)
+    }
+
+    /// Registers the raw bytes `value` (repaired to UTF-8) under the raw variable `name`.
+    package mutating func register(name rawName: UnsafeBufferPointer<UInt8>, rawValue: UnsafeBufferPointer<UInt8>) throws(FormError) {
+        try checkName(rawName)
+        let stored = arena.appendBytes(rawValue)
+        try register(name: rawName, value: stored)
+    }
+
+    /// Registers the URL-encoded `value` under the raw (already URL-decoded) variable `name`.
+    package mutating func register(name rawName: UnsafeBufferPointer<UInt8>, encodedValue: UnsafeBufferPointer<UInt8>) throws(FormError) {
+        try checkName(rawName)
+        let stored = arena.appendPercentDecoded(encodedValue)
+        try register(name: rawName, value: stored)
+    }
+
+    private func checkName(_ rawName: UnsafeBufferPointer<UInt8>) throws(FormError) {
         if rawName.count > limits.maxKeyBytes {
             throw .keyTooLong(prefix: String(decoding: rawName.prefix(32), as: UTF8.self), limit: limits.maxKeyBytes)
         }
-        if value.utf8.count > limits.maxValueBytes {
+    }
+
+    /// Registers the value already stored in the arena at `value` under `rawName`.
+    private mutating func register(name rawName: UnsafeBufferPointer<UInt8>, value: (offset: Int, count: Int)) throws(FormError) {
+        try checkName(rawName)
+        if value.count > limits.maxValueBytes {
             throw .valueTooLong(name: String(decoding: rawName, as: UTF8.self), limit: limits.maxValueBytes)
         }
         // PHP passes the name as a C string: a decoded %00 ends it.
@@ -103,20 +123,18 @@ package struct FormBuilder: Sendable {
     }
 
     /// Registers a name that is final: NUL-cut, leading spaces gone, mangled if asked.
-    private mutating func store(name: UnsafeBufferPointer<UInt8>, value: String) throws(FormError) {
+    private mutating func store(name: UnsafeBufferPointer<UInt8>, value: (offset: Int, count: Int)) throws(FormError) {
         let end = name.count
         let bracket = ByteSearch.firstIndex(of: UInt8(ascii: "["), in: name) ?? end
         if bracket == 0 { return }  // empty name: PHP ignores the variable
-        if bracket == end {
-            close(downTo: 0)
-            top[FormKey(bytes: name)] = .string(value)
-            return
-        }
-        // Parse the indices first, so a name that is too deep stores nothing.
-        guard try parseIndices(of: name, bracket: bracket) else {
-            // An unmatched `[` right after the name: the whole name is the key.
-            close(downTo: 0)
-            top[FormKey(bytes: name)] = .string(value)
+        // Parse the indices first, so a name that is too deep stores nothing; an unmatched
+        // `[` right after the name makes the whole name the key.
+        var nested = false
+        if bracket < end { nested = try parseIndices(of: name, bracket: bracket) }
+        if !nested {
+            open.removeAll(keepingCapacity: true)
+            let key = arena.key(name)
+            arena.setLeaf(key, in: FormArena.root, value: value)
             return
         }
         // Containers: the top-level name, then every index but the last; the last is the leaf.
@@ -124,58 +142,32 @@ package struct FormBuilder: Sendable {
         var shared = 0
         while shared < open.count, shared < containers {
             let (from, to) = shared == 0 ? (0, bracket) : (segments[shared - 1].start, segments[shared - 1].end)
-            if from < 0 || !open[shared].key.matches(UnsafeBufferPointer(rebasing: name[from..<to])) { break }
+            if from < 0 || !arena.isKey(of: open[shared], named: UnsafeBufferPointer(rebasing: name[from..<to])) { break }
             shared += 1
         }
-        close(downTo: shared)
+        if open.count > shared { open.removeLast(open.count - shared) }
         for level in shared..<containers {
-            let key: FormKey?
+            let parent = level == 0 ? FormArena.root : open[level - 1]
+            let key: FormArena.Key?
             if level == 0 {
-                key = FormKey(bytes: UnsafeBufferPointer(rebasing: name[0..<bracket]))
+                key = arena.key(UnsafeBufferPointer(rebasing: name[0..<bracket]))
             } else {
                 let segment = segments[level - 1]
-                key = segment.isAppend ? nil : FormKey(bytes: UnsafeBufferPointer(rebasing: name[segment.start..<segment.end]))
+                key = segment.isAppend ? nil : arena.key(UnsafeBufferPointer(rebasing: name[segment.start..<segment.end]))
             }
+            let nested = arena.nestedArray(key, in: parent)
             // When a `[]` append fails (the next index is taken at `Int.max`), PHP drops
             // the value but keeps the levels it already created; so does this.
-            guard let detached = detach(key) else { return }
-            open.append(detached)
+            guard let nested else { return }
+            open.append(nested)
         }
+        let container = open[open.count - 1]
         let leaf = segments[containers - 1]
         if leaf.isAppend {
-            _ = open[open.count - 1].array.append(.string(value))
+            arena.appendLeaf(in: container, value: value)
         } else {
-            open[open.count - 1].array[FormKey(bytes: UnsafeBufferPointer(rebasing: name[leaf.start..<leaf.end]))] = .string(value)
-        }
-    }
-
-    /// Takes the array under `key` (nil: a new appended one) out of the innermost open array.
-    private mutating func detach(_ key: FormKey?) -> OpenLevel? {
-        let taken: (position: Int, key: FormKey, array: FormArray)?
-        if open.isEmpty {
-            taken = top.detachNestedArray(at: key)
-        } else {
-            taken = open[open.count - 1].array.detachNestedArray(at: key)
-        }
-        guard let taken else { return nil }
-        // An append's key is the index it was given, so a later `a[0][y]` finds it open.
-        return OpenLevel(key: taken.key, array: taken.array, position: taken.position)
-    }
-
-    /// Puts the open arrays beyond the first `depth` back into their parents.
-    @inline(__always)
-    private mutating func close(downTo depth: Int) {
-        if open.count > depth { closeLevels(downTo: depth) }
-    }
-
-    private mutating func closeLevels(downTo depth: Int) {
-        while open.count > depth {
-            let level = open.removeLast()
-            if open.isEmpty {
-                top.reattach(level.array, at: level.position)
-            } else {
-                open[open.count - 1].array.reattach(level.array, at: level.position)
-            }
+            let key = arena.key(UnsafeBufferPointer(rebasing: name[leaf.start..<leaf.end]))
+            arena.setLeaf(key, in: container, value: value)
         }
     }
 

@@ -80,17 +80,22 @@ package struct MultipartFormDecoder: Sendable {
     /// line after its headers and a delimiter after its value, and the last part a
     /// `--boundary--` line after it.
     package func decode(_ input: UnsafeBufferPointer<UInt8>, boundary: String) throws(FormError) -> FormArray {
+        try decodeArena(input, boundary: boundary).tree()
+    }
+
+    /// Decodes `input` into a fresh arena (the request path: no tree is built).
+    package func decodeArena(_ input: UnsafeBufferPointer<UInt8>, boundary: String) throws(FormError) -> FormArena {
         guard (1...Self.maxBoundaryLength).contains(boundary.utf8.count) else {
             throw .invalidMultipart(reason: "the boundary is \(boundary.utf8.count) characters long; RFC 2046 allows 1 to \(Self.maxBoundaryLength)")
         }
         var parts = 0
-        var builder = FormBuilder(limits: limits, phpNameMangling: phpNameMangling)
+        var builder = FormBuilder(limits: limits, phpNameMangling: phpNameMangling, capacity: input.count)
         let delimiter = Array("--\(boundary)".utf8)
         // Where a value ends: PHP's `boundary_next`.
         let valueEnd = [Self.lf] + delimiter
         var closed = false
         guard var headersStart = Self.nextDelimiter(delimiter, in: input, from: 0, closed: &closed) else {
-            if closed { return builder.root }
+            if closed { return builder.arena }
             throw .invalidMultipart(reason: "boundary '\(boundary)' not found")
         }
         while true {
@@ -119,15 +124,14 @@ package struct MultipartFormDecoder: Sendable {
             try builder.countVariable()
             if let disposition = Self.disposition(in: headerLines), disposition.filename == nil,
                let name = disposition.name {
-                let value = String(decoding: UnsafeBufferPointer(rebasing: input[bodyStart..<bodyEnd]), as: UTF8.self)
                 let nameBytes = Array(name.utf8)
                 try nameBytes.withUnsafeBufferPointer { (buffer) throws(FormError) in
-                    try builder.register(name: buffer, value: value)
+                    try builder.register(name: buffer, rawValue: UnsafeBufferPointer(rebasing: input[bodyStart..<bodyEnd]))
                 }
             }
             closed = false
             guard let next = Self.nextDelimiter(delimiter, in: input, from: end + 1, closed: &closed) else {
-                if closed { return builder.root }
+                if closed { return builder.arena }
                 throw .invalidMultipart(reason: "body not closed by '--\(boundary)--' (truncated body?)")
             }
             headersStart = next

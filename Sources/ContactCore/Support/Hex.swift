@@ -38,6 +38,20 @@ package enum Hex {
         return bytes
     }
 
+    /// `bytes` as lowercase hex, written straight into the String's storage (a digest's
+    /// hex is on the request path: the deduplication key).
+    package static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { output in
+            var position = 0
+            for byte in bytes {
+                output[position] = digits[Int(byte >> 4)]
+                output[position + 1] = digits[Int(byte & 0xF)]
+                position += 2
+            }
+            return position
+        }
+    }
+
     /// `bytes` as lowercase hex.
     package static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var text: [UInt8] = []

@@ -37,6 +37,57 @@ package struct JSONWriter: Sendable {
     /// Writes a string value.
     package mutating func string(_ value: String) { separate(); appendQuoted(value); needsComma = true }
 
+    /// Writes a string value from its UTF-8 bytes (valid UTF-8: the form arena's).
+    package mutating func string(bytes utf8: UnsafeBufferPointer<UInt8>) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        appendEscaped(utf8)
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    /// Writes an object key from its UTF-8 bytes (valid UTF-8: the form arena's).
+    package mutating func key(bytes utf8: UnsafeBufferPointer<UInt8>) {
+        string(bytes: utf8)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// Writes an object key that needs no escaping, from its bytes (see `plainKey`).
+    package mutating func key(plain name: UnsafeBufferPointer<UInt8>) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: name)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// Writes an integer object key (`"42":`).
+    package mutating func key(int value: Int) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        appendDecimal(value)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// Writes `null`.
+    package mutating func null() {
+        separate()
+        bytes.append(contentsOf: [UInt8(ascii: "n"), UInt8(ascii: "u"), UInt8(ascii: "l"), UInt8(ascii: "l")])
+        needsComma = true
+    }
+
+    private mutating func appendDecimal(_ value: Int) {
+        if value >= 0 && value < 10 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
     /// Writes a string value, or `null` for nil.
     package mutating func optionalString(_ value: String?) {
         if let value { string(value) } else { raw("null") }

@@ -13,7 +13,8 @@ extension ContactListener {
             discussion: """
                 Without --raw, prints the contact event the listener would store. With --raw, \
                 prints the decoded parameters exactly as PHP's json_encode($_POST) would \
-                (JSON_UNESCAPED_SLASHES|JSON_UNESCAPED_UNICODE): keys 0..n-1 in order make a list.
+                (JSON_UNESCAPED_SLASHES|JSON_UNESCAPED_UNICODE): keys 0..n-1 in order make a list. \
+                The configuration's limits apply; its verify: rules do not (the input is local).
 
                 Examples:
                   printf 'contact[email]=ann%%40example.com&fields[0][name]=City&fields[0][value]=Oslo' | contact-listener decode
@@ -79,11 +80,14 @@ extension ContactListener {
             let pipeline = RequestPipeline(
                 configuration: configuration, sink: DirectSink(handlers: HandlerSet([])), logger: .init(label: "decode"), board: nil)
             do throws(PipelineError) {
-                let event = try pipeline.makeEvent(from: Request(params: params, body: body), requestID: "decode")
+                // A file given on this machine: the `verify:` rules guard the network, not this.
+                let request = Request(params: params, body: body)
+                let local = VerifiedRequest(clientAddress: nil, query: request.queryString, webhookID: nil)
+                let event = try pipeline.encodeEvent(from: request, requestID: "decode", verified: local)
                 if raw {
                     print(try pipeline.decodeParameters(Request(params: params, body: body)).phpJSON)
                 } else {
-                    print(event.json)
+                    print(String(decoding: event.json, as: UTF8.self))
                 }
             } catch {
                 // --raw shows any tree that decodes, even one that is not a valid event.

@@ -25,6 +25,15 @@ public struct Delivery: Sendable {
         self.inDoubt = inDoubt
     }
 
+    /// An event the request path wrote straight to JSON, for sinks and handlers that read
+    /// only `json` (`needsEvent` false): its `event` carries the request and transaction ids.
+    package init(encodedJSON json: [UInt8], requestID: String, transactionID: String?) {
+        var event = ContactEvent(metadata: EventMetadata(receivedAt: "", remoteAddress: nil, requestID: requestID, method: "", mode: .structured))
+        event.transactionID = transactionID
+        self.event = event
+        self.json = json
+    }
+
     /// A stored event for a handler that reads only `json` (`needsEvent` false): its
     /// `event` carries the metadata's request id and nothing else, so the spool need not
     /// decode the JSON back, the larger part of a delivery's cost.

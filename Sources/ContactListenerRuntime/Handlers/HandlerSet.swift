@@ -4,10 +4,13 @@ import ContactListenerKit
 package final class HandlerSet: Sendable {
     /// The handlers, in configuration order.
     package let handlers: [any ContactHandler]
+    /// True when one of them reads the typed event (asked once: it is a property of each).
+    package let needsEvent: Bool
 
     /// Wraps `handlers`.
     package init(_ handlers: [any ContactHandler]) {
         self.handlers = handlers
+        self.needsEvent = handlers.contains { $0.needsEvent }
     }
 
     /// Hands `delivery` to every handler in turn; the first failure is thrown.

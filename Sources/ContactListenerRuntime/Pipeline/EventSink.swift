@@ -5,6 +5,9 @@ package protocol EventSink: Sendable {
     /// Takes `delivery` durably, or throws (the answer is then 503). `dedupKey` is only
     /// evaluated by a sink that deduplicates (hashing it costs every request otherwise).
     func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance
+    /// True when a delivery must carry the typed event (a handler reads it before the
+    /// answer); otherwise it carries the JSON, the transaction id and the request id.
+    var needsEvent: Bool { get }
 }
 
 /// What accepting an event did.
@@ -24,6 +27,9 @@ package struct DirectSink: EventSink {
     package init(handlers: HandlerSet) {
         self.handlers = handlers
     }
+
+    /// True when one of the handlers reads the typed event.
+    package var needsEvent: Bool { handlers.needsEvent }
 
     /// Runs every handler; the first failure throws.
     package func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance {
@@ -45,6 +51,9 @@ package struct SpoolSink: EventSink {
         self.writer = writer
         self.stored = stored
     }
+
+    /// The spool keeps the JSON; the dispatcher reads the event back for its handlers.
+    package var needsEvent: Bool { false }
 
     /// Commits the event to the spool.
     package func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance {

@@ -12,6 +12,9 @@ struct GuardedSink: EventSink {
     /// Where a guard that fails after the handlers took the event is reported.
     let logger: Logger
 
+    /// The handlers' need.
+    var needsEvent: Bool { direct.needsEvent }
+
     /// Claims the key, runs the handlers, then settles the claim.
     func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance {
         guard let key = dedupKey() else { return try direct.accept(delivery, dedupKey: nil) }

@@ -64,8 +64,10 @@ final class ReplayGuard: Sendable {
         // Concurrent requests share one transaction, as the spool's group commit does.
         group = GroupCommit { [database, window] operations in
             do {
-                return try database.write { db in
-                    try operations.map { operation in .success(try Self.apply(operation, in: db, window: window)) }
+                return try database.writeWithoutTransaction { db in
+                    try Self.inTransaction(db) {
+                        try operations.map { operation in .success(try Self.apply(operation, in: db, window: window)) }
+                    }
                 }
             } catch {
                 return operations.map { _ in .failure(error) }
@@ -92,18 +94,35 @@ final class ReplayGuard: Sendable {
         _ = try group.submit(.settle(key: key, owner: owner, stored: stored, now: now)).get()
     }
 
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction, with the statements prepared once
+    /// per connection: GRDB's own `write` parses them again for every transaction, which
+    /// cost as much as the claim itself on the request path (BENCHMARKS.md).
+    private static func inTransaction<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute()
+        do {
+            let result = try body()
+            try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
+            return result
+        } catch {
+            if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TRANSACTION") }
+            throw error
+        }
+    }
+
     private static func apply(_ operation: Operation, in db: Database, window: Int64) throws -> Claim {
         switch operation {
         case .claim(let key, let owner, let now):
-            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT state, at FROM seen WHERE key = ?"), arguments: [key]) {
-                let state: String = row["state"]
-                let at: Int64 = row["at"]
-                if state == "stored" && at >= now - window { return .duplicate }
-                if state == "pending" && at >= now - staleClaim { return .inFlight }
-            }
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO seen (key, state, owner, at) VALUES (?, 'pending', ?, ?)")
-                .execute(arguments: [key, owner, now])
-            return .claimed
+            // One statement in the common case: the key is new, or its last claim is stale
+            // (stored before the window, or pending past `staleClaim`), so it is ours.
+            try db.cachedStatement(sql: """
+                INSERT INTO seen (key, state, owner, at) VALUES (?1, 'pending', ?2, ?3)
+                ON CONFLICT (key) DO UPDATE SET state = 'pending', owner = ?2, at = ?3
+                WHERE NOT ((state = 'stored' AND at >= ?4) OR (state = 'pending' AND at >= ?5))
+                """).execute(arguments: [key, owner, now, now - window, now - staleClaim])
+            if db.changesCount > 0 { return .claimed }
+            // The key is held: by a stored event within the window, or by a request in flight.
+            let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM seen WHERE key = ?"), arguments: [key])
+            return state == "stored" ? .duplicate : .inFlight
         case .settle(let key, let owner, let stored, let now):
             if stored {
                 try db.cachedStatement(sql: "UPDATE seen SET state = 'stored', at = ? WHERE key = ? AND owner = ?").execute(arguments: [now, key, owner])

@@ -71,15 +71,16 @@ package final class RequestPipeline: Sendable {
         do throws(PipelineError) {
             let verified = try verify(request)
             clientAddress = verified.clientAddress
-            let event = try makeEvent(from: request, requestID: requestID, verified: verified)
-            transactionID = event.transactionID
+            let encoded = try encodeEvent(from: request, requestID: requestID, verified: verified)
+            transactionID = encoded.transactionID
+            let delivery = try delivery(of: encoded, requestID: requestID)
             let acceptance: Acceptance
             do {
                 // Replays inside the signature's tolerance are deduplicated on the
                 // transaction id, or on webhook-id when there is none (SECURITY.md, "Replays").
                 acceptance = try sink.accept(
-                    Delivery(event: event),
-                    dedupKey: Spool.dedupKey(event.transactionID) ?? verified.webhookID.flatMap { Spool.dedupKey("webhook-id:" + $0) })
+                    delivery,
+                    dedupKey: Spool.dedupKey(encoded.transactionID) ?? verified.webhookID.flatMap { Spool.dedupKey("webhook-id:" + $0) })
             } catch let error as HandlerError {
                 throw PipelineError.handler(error)
             } catch let error as ConcurrentDuplicate {
@@ -87,7 +88,7 @@ package final class RequestPipeline: Sendable {
             } catch {
                 throw PipelineError.handler(HandlerError(handler: "sink", reason: "\(error)"))
             }
-            response = Self.accepted(event: event, duplicate: acceptance == .duplicate)
+            response = Self.accepted(transactionID: encoded.transactionID, requestID: requestID, duplicate: acceptance == .duplicate)
             duplicate = acceptance == .duplicate
         } catch {
             response = .error(error.status, error.description)
@@ -110,9 +111,9 @@ package final class RequestPipeline: Sendable {
         return response
     }
 
-    /// Verifies `request`, then decodes it into a contact event, or throws the reason it can't be one.
-    package func makeEvent(from request: Request, requestID: String) throws(PipelineError) -> ContactEvent {
-        try makeEvent(from: request, requestID: requestID, verified: verify(request))
+    /// Verifies `request`, then decodes it into a contact event's JSON, or throws the reason it can't be one.
+    package func encodeEvent(from request: Request, requestID: String) throws(PipelineError) -> EventEncoder.Output {
+        try encodeEvent(from: request, requestID: requestID, verified: verify(request))
     }
 
     /// Applies the `verify:` rules; the accepted request carries the token-free query.
@@ -123,43 +124,66 @@ package final class RequestPipeline: Sendable {
         }
     }
 
-    private func makeEvent(from request: Request, requestID: String, verified: VerifiedRequest) throws(PipelineError) -> ContactEvent {
+    /// Decodes an accepted request into a contact event's JSON (`decode` passes a local
+    /// file's request here without `verify:` rules: it did not come from the network).
+    package func encodeEvent(from request: Request, requestID: String, verified: VerifiedRequest) throws(PipelineError) -> EventEncoder.Output {
         if verified.bodyIsSigned && request.method == "GET" { throw .verification(.unsignedQuery) }
         let form = try decodeParameters(request, query: verified.eventQuery)
         let metadata = EventMetadata(
             receivedAt: Timestamp.now(), remoteAddress: verified.clientAddress, requestID: requestID,
-            method: request.method, mode: ContactEvent.mode(of: form, method: request.method))
+            method: request.method, mode: EventEncoder.mode(of: form, method: request.method))
         do {
-            return try ContactEvent(form: form, metadata: metadata)
+            return try EventEncoder.encode(form, metadata: metadata)
         } catch {
             throw .event(error)
+        }
+    }
+
+    /// The delivery for the sink: the JSON alone, or with the typed event read back from it
+    /// when a handler reads that before the answer.
+    private func delivery(of encoded: EventEncoder.Output, requestID: String) throws(PipelineError) -> Delivery {
+        guard sink.needsEvent else {
+            return Delivery(encodedJSON: encoded.json, requestID: requestID, transactionID: encoded.transactionID)
+        }
+        do {
+            return Delivery(event: try ContactEvent(storedJSON: encoded.json), json: encoded.json)
+        } catch {
+            // The encoder's JSON always reads back (the fuzzers check it); if it ever did
+            // not, the event is not acknowledged rather than handed on half-read.
+            throw .handler(HandlerError(handler: "event", reason: "the event's JSON does not read back: \(error)"))
         }
     }
 
     /// The request's parameters as PHP's `$_REQUEST` would hold them: the query string,
     /// then (for a POST) the body decoded by its Content-Type, the body winning.
     /// `query` replaces `QUERY_STRING` (the verified query has the token taken out).
-    package func decodeParameters(_ request: Request, query: String? = nil) throws(PipelineError) -> FormArray {
+    package func decodeParameters(_ request: Request, query: String? = nil) throws(PipelineError) -> FormArena {
         let method = request.method
         guard method == "GET" || method == "POST" else { throw .methodNotAllowed(method) }
         let limits = configuration.limits
-        var form: FormArray
-        do throws(FormError) {
-            form = try URLEncodedFormDecoder(limits: limits).decode(Array((query ?? request.queryString).utf8))
-        } catch {
-            throw .form(error)
+        let queryText = query ?? request.queryString
+        let decoder = URLEncodedFormDecoder(limits: limits)
+        var queryForm: FormArena? = nil
+        if !queryText.isEmpty || method == "GET" {
+            do throws(FormError) {
+                queryForm = try decoder.decodeArena(Array(queryText.utf8))
+            } catch {
+                throw .form(error)
+            }
         }
-        guard method == "POST" else { return form }
-        // `$_REQUEST` order "GP": the body's parameters win over the query's.
+        guard method == "POST" else { return queryForm ?? FormArena() }
         let format = try BodyFormat(of: request)
-        let body: FormArray
         do throws(FormError) {
-            body = try request.body.withUnsafeBufferPointer { (bytes) throws(FormError) in try format.decode(bytes, limits: limits) }
+            let body = try request.body.withUnsafeBufferPointer { (bytes) throws(FormError) in try format.decode(bytes, limits: limits) }
+            guard let queryForm else { return body }
+            // `$_REQUEST` order "GP": the body's parameters win over the query's, merged
+            // as PHP merges them (`php_autoglobal_merge`), on trees: a POST with both is rare.
+            var merged = queryForm.tree()
+            merged.merge(body.tree())
+            return FormArena(tree: merged)
         } catch {
             throw .form(error)
         }
-        if form.isEmpty { form = body } else { form.merge(body) }
-        return form
     }
 
     /// How a POST body is decoded, from its Content-Type.
@@ -191,27 +215,27 @@ package final class RequestPipeline: Sendable {
         }
 
         /// Decodes `body` in this format.
-        func decode(_ body: UnsafeBufferPointer<UInt8>, limits: FormLimits) throws(FormError) -> FormArray {
+        func decode(_ body: UnsafeBufferPointer<UInt8>, limits: FormLimits) throws(FormError) -> FormArena {
             switch self {
-            case .empty: return FormArray()
-            case .urlEncoded: return try URLEncodedFormDecoder(limits: limits).decode(body)
-            case .multipart(let boundary): return try MultipartFormDecoder(limits: limits).decode(body, boundary: boundary)
-            case .json: return try JSONFormDecoder(limits: limits).decode(body)
+            case .empty: return FormArena()
+            case .urlEncoded: return try URLEncodedFormDecoder(limits: limits).decodeArena(body)
+            case .multipart(let boundary): return try MultipartFormDecoder(limits: limits).decodeArena(body, boundary: boundary)
+            case .json: return FormArena(tree: try JSONFormDecoder(limits: limits).decode(body))
             }
         }
     }
 
     /// `{"ok":true,"transactionid":"…","request_id":"…"}`, plus `"duplicate":true` for a
     /// transaction the spool already holds.
-    static func accepted(event: ContactEvent, duplicate: Bool) -> Response {
+    static func accepted(transactionID: String?, requestID: String, duplicate: Bool) -> Response {
         var writer = JSONWriter(capacity: 128)
         writer.beginObject()
         writer.key("ok")
         writer.bool(true)
         writer.key("transactionid")
-        writer.optionalString(event.transactionID)
+        writer.optionalString(transactionID)
         writer.key("request_id")
-        writer.string(event.metadata.requestID)
+        writer.string(requestID)
         if duplicate {
             writer.key("duplicate")
             writer.bool(true)

@@ -7,7 +7,10 @@ import Crypto
 package enum SQLKey {
     /// The SHA-256 of `text`'s UTF-8 bytes, lowercase hex.
     package static func hash(_ text: String) -> String {
-        Hex.encode(SHA256.hash(data: Array(text.utf8)))
+        var text = text
+        return text.withUTF8 { utf8 in
+            SHA256.hash(data: UnsafeRawBufferPointer(utf8)).withUnsafeBytes { Hex.encode($0) }
+        }
     }
 
     /// The event's key: the hash of its transaction id, or of the listener's request id

@@ -14,6 +14,8 @@ final class RecordingSink: EventSink, @unchecked Sendable {
     private let lock = NSLock()
     private var keys: Set<String> = []
     private(set) var deliveries: [Delivery] = []
+    /// Whether deliveries must carry the typed event (the tests read it).
+    let needsEvent = true
 
     func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance {
         let key = dedupKey()

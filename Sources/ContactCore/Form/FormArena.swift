@@ -1,0 +1,426 @@
+/// A decoded form held flat: every array and leaf is a `Node` in one array, every key and
+/// value a byte range in one byte buffer. It has the semantics of PHP's `HashTable` as
+/// `php_register_variable_ex` fills it (see `FormArray`, which is the same tree built of
+/// Swift values): insertion order, integer-normalized keys, `nNextFreeElement` for `[]`,
+/// updates in place.
+///
+/// Why flat: a contact is about 150 variables. Built as `FormArray`s it costs a heap
+/// object, a String and a reference count per variable; here it costs two appends to
+/// arrays that were sized for the body once. `EventEncoder` writes the event's JSON
+/// straight from these ranges, and `tree()` gives the `FormArray` when one is needed.
+///
+/// Every byte range holds valid UTF-8: bytes are repaired as `String(decoding:as:)` does
+/// (U+FFFD for each invalid sequence) when they are stored, so a value reads back the same
+/// here as from a `FormArray`.
+package struct FormArena: Sendable {
+    /// A node's place in `nodes`.
+    package typealias NodeID = Int32
+
+    /// One array or leaf.
+    package struct Node: Sendable {
+        /// The integer key, or the string key's offset in `bytes`.
+        var key: Int
+        /// The string key's length; -1 for an integer key.
+        var keyLength: Int32
+        /// The next sibling in insertion order; -1 for the last.
+        var next: NodeID = -1
+        /// A leaf: the value's offset in `bytes`. An array: PHP's `nNextFreeElement`
+        /// (`Int.min` before any integer key).
+        var value: Int = 0
+        /// A leaf: the value's length. An array: -1.
+        var valueLength: Int = 0
+        /// An array: its first and last child (-1 when empty) and how many it has.
+        var first: NodeID = -1
+        var last: NodeID = -1
+        var count: Int32 = 0
+        /// An array: an id of its own, which the lookup index keys children by (a node that
+        /// becomes a new array gets a new id, so the old array's children are never found).
+        var arrayID: Int32 = 0
+        /// An array: true while its keys are exactly `0..<count` in order.
+        var sequential = true
+        /// An array: true once its children are in the lookup index.
+        var indexed = false
+
+        /// True for an array, false for a leaf.
+        package var isArray: Bool { valueLength < 0 }
+        /// True when the key is an integer.
+        package var hasIntegerKey: Bool { keyLength < 0 }
+    }
+
+    /// A key to look up or insert: an integer, or string bytes that are valid UTF-8 and
+    /// not a canonical integer (`FormKey`'s normal form).
+    package enum Key {
+        /// An integer key.
+        case int(Int)
+        /// String key bytes outside the arena.
+        case bytes(UnsafeBufferPointer<UInt8>)
+        /// String key bytes already in the arena's buffer (a repaired key).
+        case stored(offset: Int, count: Int)
+    }
+
+    /// The nodes; node 0 is the top-level array.
+    package private(set) var nodes: [Node]
+    /// The bytes of every key and value.
+    package private(set) var bytes: [UInt8]
+    /// Open addressing over (array id, key) for arrays past `linearLimit` children.
+    private var slots: [Slot] = []
+    private var slotsUsed = 0
+    private var arrays: Int32 = 1
+
+    /// Children of an array are found by walking them up to this many; beyond it, through
+    /// the index (a seeded hash, so colliding keys can't be forced).
+    private static let linearLimit: Int32 = 8
+
+    private struct Slot: Sendable {
+        var hash: Int
+        var node: NodeID
+    }
+
+    /// The top-level array.
+    package static let root: NodeID = 0
+
+    /// An empty form, with room for a body of `capacity` bytes.
+    package init(capacity: Int = 0) {
+        nodes = []
+        bytes = []
+        // About one node per 25 bytes of a form body, and its bytes are at most the body's.
+        nodes.reserveCapacity(max(8, capacity / 24))
+        bytes.reserveCapacity(capacity)
+        nodes.append(Node(key: 0, keyLength: -1, value: Int.min, valueLength: -1, arrayID: 0))
+    }
+
+    /// The node `id`.
+    @inline(__always)
+    package subscript(id: NodeID) -> Node { nodes[Int(id)] }
+
+    /// The bytes of `range` (valid UTF-8).
+    @inline(__always)
+    package func withBytes<R>(at offset: Int, count: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBufferPointer { all in try body(UnsafeBufferPointer(rebasing: all[offset..<(offset + count)])) }
+    }
+
+    /// The string key's bytes of `node` (empty for an integer key).
+    package func withKeyBytes<R>(_ node: Node, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try withBytes(at: node.hasIntegerKey ? 0 : node.key, count: max(0, Int(node.keyLength)), body)
+    }
+
+    /// The leaf value's bytes of `node`.
+    package func withValueBytes<R>(_ node: Node, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try withBytes(at: node.value, count: max(0, node.valueLength), body)
+    }
+
+    /// The leaf value of `node` as a String.
+    package func string(_ node: Node) -> String {
+        withValueBytes(node) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The key of `node`.
+    package func formKey(_ node: Node) -> FormKey {
+        node.hasIntegerKey ? .int(node.key) : .string(withKeyBytes(node) { String(decoding: $0, as: UTF8.self) })
+    }
+
+    /// The children of `array`, in order.
+    package func forEachChild(of array: NodeID, _ body: (NodeID, Node) throws -> Void) rethrows {
+        var child = nodes[Int(array)].first
+        while child >= 0 {
+            let node = nodes[Int(child)]
+            try body(child, node)
+            child = node.next
+        }
+    }
+
+    /// The arena read through unsafe pointers, for the writers' loops (no reference
+    /// counting per node or per value). Valid only inside `withView`.
+    package struct View {
+        /// The nodes.
+        package let nodes: UnsafeBufferPointer<Node>
+        /// The start of the byte buffer (nil while it is empty).
+        package let bytes: UnsafePointer<UInt8>?
+
+        /// The node `id`.
+        @inline(__always)
+        package subscript(id: NodeID) -> Node { nodes[Int(id)] }
+
+        /// The string key's bytes of `node` (empty for an integer key).
+        @inline(__always)
+        package func keyBytes(_ node: Node) -> UnsafeBufferPointer<UInt8> {
+            node.keyLength <= 0 ? UnsafeBufferPointer(start: nil, count: 0) : UnsafeBufferPointer(start: bytes.map { $0 + node.key }, count: Int(node.keyLength))
+        }
+
+        /// The leaf value's bytes of `node`.
+        @inline(__always)
+        package func valueBytes(_ node: Node) -> UnsafeBufferPointer<UInt8> {
+            node.valueLength <= 0 ? UnsafeBufferPointer(start: nil, count: 0) : UnsafeBufferPointer(start: bytes.map { $0 + node.value }, count: node.valueLength)
+        }
+    }
+
+    /// Calls `body` with a view of the arena.
+    package func withView<R, E: Error>(_ body: (View) throws(E) -> R) throws(E) -> R {
+        try nodes.withUnsafeBufferPointer { (nodes) throws(E) -> R in
+            try bytes.withUnsafeBufferPointer { (bytes) throws(E) -> R in try body(View(nodes: nodes, bytes: bytes.baseAddress)) }
+        }
+    }
+
+    // MARK: Bytes
+
+    /// `raw` as a key: a canonical integer, the bytes themselves when they are valid UTF-8,
+    /// else their repair (as `FormKey(bytes:)` repairs them), stored in the buffer.
+    @inline(__always)
+    package mutating func key(_ raw: UnsafeBufferPointer<UInt8>) -> Key {
+        if let number = FormKey.canonicalInteger(raw) { return .int(number) }
+        if UTF8Validation.isValid(raw) { return .bytes(raw) }
+        let stored = appendBytes(raw)
+        return .stored(offset: stored.offset, count: stored.count)
+    }
+
+    /// Appends `raw`, repaired to valid UTF-8; returns its offset and length.
+    package mutating func appendBytes(_ raw: UnsafeBufferPointer<UInt8>) -> (offset: Int, count: Int) {
+        let offset = bytes.count
+        if UTF8Validation.isValid(raw) {
+            bytes.append(contentsOf: raw)
+        } else {
+            bytes.append(contentsOf: String(decoding: raw, as: UTF8.self).utf8)
+        }
+        return (offset, bytes.count - offset)
+    }
+
+    /// Appends `raw` percent-decoded as PHP's `php_url_decode` does, then repaired to
+    /// valid UTF-8; returns its offset and length.
+    package mutating func appendPercentDecoded(_ raw: UnsafeBufferPointer<UInt8>) -> (offset: Int, count: Int) {
+        guard let base = raw.baseAddress, !raw.isEmpty else { return (bytes.count, 0) }
+        if ByteSearch.firstIndex(of: UInt8(ascii: "%"), in: raw) == nil,
+           ByteSearch.firstIndex(of: UInt8(ascii: "+"), in: raw) == nil {
+            return appendBytes(raw)
+        }
+        let offset = bytes.count
+        // Decoding never lengthens: make room for the encoded length, decode, cut to size.
+        bytes.append(contentsOf: repeatElement(0, count: raw.count))
+        let decoded = bytes.withUnsafeMutableBufferPointer { all in
+            URLEncodedFormDecoder.percentDecode(base, count: raw.count, into: all.baseAddress! + offset)
+        }
+        bytes.removeLast(raw.count - decoded)
+        let valid = bytes.withUnsafeBufferPointer { all in UTF8Validation.isValid(UnsafeBufferPointer(rebasing: all[offset...])) }
+        if !valid {
+            let repaired = Array(String(decoding: bytes[offset...], as: UTF8.self).utf8)
+            bytes.removeLast(bytes.count - offset)
+            bytes.append(contentsOf: repaired)
+        }
+        return (offset, bytes.count - offset)
+    }
+
+    // MARK: PHP's array operations
+
+    /// The child of `array` under `key`, if any.
+    package func find(_ key: Key, in array: NodeID) -> NodeID? {
+        let parent = nodes[Int(array)]
+        if parent.count == 0 { return nil }
+        if parent.sequential {
+            // Keys are 0..<count in order: only an integer key in range can be there.
+            guard case .int(let number) = key, number >= 0, number < Int(parent.count) else { return nil }
+            if number == Int(parent.count) - 1 { return parent.last }
+        }
+        if parent.indexed {
+            return lookup(key, arrayID: parent.arrayID)
+        }
+        var child = parent.first
+        while child >= 0 {
+            let node = nodes[Int(child)]
+            if matches(node, key) { return child }
+            child = node.next
+        }
+        return nil
+    }
+
+    /// Sets `array[key]` to a leaf (an existing entry keeps its position; an array there is
+    /// replaced, as PHP replaces it).
+    package mutating func setLeaf(_ key: Key, in array: NodeID, value: (offset: Int, count: Int)) {
+        if let existing = find(key, in: array) {
+            nodes[Int(existing)].value = value.offset
+            nodes[Int(existing)].valueLength = value.count
+        } else {
+            _ = insert(key, in: array, leaf: value)
+        }
+    }
+
+    /// `$array[] = value`: the next free integer key. Returns false, storing nothing, when
+    /// PHP would fail (that key is taken at `Int.max`).
+    @discardableResult
+    package mutating func appendLeaf(in array: NodeID, value: (offset: Int, count: Int)) -> Bool {
+        guard let key = nextFreeKey(of: array) else { return false }
+        _ = insert(.int(key), in: array, leaf: value)
+        return true
+    }
+
+    /// The array under `array[key]` (nil key: a new appended one), created if missing, and
+    /// made an empty array in place if a leaf was there (PHP's `array_init` on the slot).
+    /// Nil when an append fails.
+    package mutating func nestedArray(_ key: Key?, in array: NodeID) -> NodeID? {
+        let resolved: Key
+        if let key {
+            if let existing = find(key, in: array) {
+                if !nodes[Int(existing)].isArray { makeArray(existing) }
+                return existing
+            }
+            resolved = key
+        } else {
+            guard let next = nextFreeKey(of: array) else { return nil }
+            resolved = .int(next)
+        }
+        let created = insert(resolved, in: array, leaf: (0, 0))
+        makeArray(created)
+        return created
+    }
+
+    private func nextFreeKey(of array: NodeID) -> Int? {
+        let next = nodes[Int(array)].value
+        let key = next == Int.min ? 0 : next
+        return find(.int(key), in: array) == nil ? key : nil
+    }
+
+    private mutating func makeArray(_ id: NodeID) {
+        let index = Int(id)
+        nodes[index].value = Int.min
+        nodes[index].valueLength = -1
+        nodes[index].first = -1
+        nodes[index].last = -1
+        nodes[index].count = 0
+        nodes[index].sequential = true
+        nodes[index].indexed = false
+        nodes[index].arrayID = arrays
+        arrays &+= 1
+    }
+
+    private mutating func insert(_ key: Key, in array: NodeID, leaf value: (offset: Int, count: Int)) -> NodeID {
+        let id = NodeID(truncatingIfNeeded: nodes.count)
+        var node = Node(key: 0, keyLength: -1, value: value.offset, valueLength: value.count)
+        switch key {
+        case .int(let number):
+            node.key = number
+        case .bytes(let raw):
+            node.key = bytes.count
+            node.keyLength = Int32(truncatingIfNeeded: raw.count)
+            bytes.append(contentsOf: raw)
+        case .stored(let offset, let count):
+            node.key = offset
+            node.keyLength = Int32(truncatingIfNeeded: count)
+        }
+        nodes.append(node)
+        let parentIndex = Int(array)
+        var parent = nodes[parentIndex]
+        if case .int(let number) = key, number >= parent.value {
+            parent.value = number < Int.max ? number + 1 : Int.max
+        }
+        if parent.sequential {
+            if case .int(let number) = key, number == Int(parent.count) {} else { parent.sequential = false }
+        }
+        if parent.last >= 0 { nodes[Int(parent.last)].next = id } else { parent.first = id }
+        parent.last = id
+        parent.count += 1
+        let arrayID = parent.arrayID
+        if parent.indexed {
+            nodes[parentIndex] = parent
+            addToIndex(id, arrayID: arrayID)
+        } else if parent.count > Self.linearLimit {
+            parent.indexed = true
+            nodes[parentIndex] = parent
+            var child = parent.first
+            while child >= 0 {
+                addToIndex(child, arrayID: arrayID)
+                child = nodes[Int(child)].next
+            }
+        } else {
+            nodes[parentIndex] = parent
+        }
+        return id
+    }
+
+    /// True when the raw name segment `raw` names node `id` in its parent (the builder's
+    /// check of the open path). Stored bytes are valid UTF-8, so raw bytes equal to them are
+    /// their own key; an integer key is matched by its canonical text.
+    package func isKey(of id: NodeID, named raw: UnsafeBufferPointer<UInt8>) -> Bool {
+        let node = nodes[Int(id)]
+        if node.hasIntegerKey { return FormKey.canonicalInteger(raw) == node.key }
+        guard Int(node.keyLength) == raw.count else { return false }
+        guard let rhs = raw.baseAddress else { return true }
+        return bytes.withUnsafeBufferPointer { all in memcmp(all.baseAddress! + node.key, rhs, raw.count) == 0 }
+    }
+
+    // MARK: The index
+
+    private func matches(_ node: Node, _ key: Key) -> Bool {
+        switch key {
+        case .int(let number):
+            return node.keyLength < 0 && node.key == number
+        case .bytes(let raw):
+            guard Int(node.keyLength) == raw.count else { return false }
+            if raw.isEmpty { return true }
+            return bytes.withUnsafeBufferPointer { all in
+                memcmp(all.baseAddress! + node.key, raw.baseAddress!, raw.count) == 0
+            }
+        case .stored(let offset, let count):
+            guard Int(node.keyLength) == count else { return false }
+            if count == 0 { return true }
+            return bytes.withUnsafeBufferPointer { all in
+                memcmp(all.baseAddress! + node.key, all.baseAddress! + offset, count) == 0
+            }
+        }
+    }
+
+    private func hash(_ key: Key, arrayID: Int32) -> Int {
+        var hasher = Hasher()
+        hasher.combine(arrayID)
+        switch key {
+        case .int(let number):
+            hasher.combine(0 as UInt8)
+            hasher.combine(number)
+        case .bytes(let raw):
+            hasher.combine(1 as UInt8)
+            hasher.combine(bytes: UnsafeRawBufferPointer(raw))
+        case .stored(let offset, let count):
+            hasher.combine(1 as UInt8)
+            bytes.withUnsafeBufferPointer { all in
+                hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: all[offset..<(offset + count)])))
+            }
+        }
+        return hasher.finalize()
+    }
+
+    private func lookup(_ key: Key, arrayID: Int32) -> NodeID? {
+        let hash = hash(key, arrayID: arrayID)
+        let mask = slots.count - 1
+        var position = hash & mask
+        while true {
+            let slot = slots[position]
+            if slot.node < 0 { return nil }
+            if slot.hash == hash, matches(nodes[Int(slot.node)], key) { return slot.node }
+            position = (position + 1) & mask
+        }
+    }
+
+    private mutating func addToIndex(_ id: NodeID, arrayID: Int32) {
+        if (slotsUsed + 1) * 2 > slots.count { growIndex() }
+        let node = nodes[Int(id)]
+        let hash = self.hash(node.hasIntegerKey ? .int(node.key) : .stored(offset: node.key, count: Int(node.keyLength)), arrayID: arrayID)
+        place(Slot(hash: hash, node: id))
+        slotsUsed += 1
+    }
+
+    private mutating func place(_ slot: Slot) {
+        let mask = slots.count - 1
+        var position = slot.hash & mask
+        while slots[position].node >= 0 { position = (position + 1) & mask }
+        slots[position] = slot
+    }
+
+    private mutating func growIndex() {
+        let old = slots
+        slots = Array(repeating: Slot(hash: 0, node: -1), count: max(64, old.count * 2))
+        for slot in old where slot.node >= 0 { place(slot) }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
