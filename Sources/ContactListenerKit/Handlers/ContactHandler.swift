@@ -71,7 +71,8 @@ public protocol ContactHandler: AnyObject, Sendable {
     /// Releases files and connections; called once at shutdown.
     func close()
     /// False when the handler reads only a delivery's `json`, `inDoubt` and
-    /// `event.metadata.requestID`: the spool then hands it stored events undecoded.
+    /// `event.metadata.requestID`: the spool and the request path then hand it events
+    /// without reading the typed event back from the JSON.
     var needsEvent: Bool { get }
 }
 
