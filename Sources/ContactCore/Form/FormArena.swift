@@ -40,6 +40,9 @@ package struct FormArena: Sendable {
         var sequential = true
         /// An array: true once its children are in the lookup index.
         var indexed = false
+        /// An array that is a list past `linearLimit` children: its slot in `lists`, where
+        /// child *n* is found at position *n*; -1 otherwise.
+        var list: Int32 = -1
 
         /// True for an array, false for a leaf.
         package var isArray: Bool { valueLength < 0 }
@@ -64,6 +67,9 @@ package struct FormArena: Sendable {
     package private(set) var bytes: [UInt8]
     /// Open addressing over (array id, key) for arrays past `linearLimit` children.
     private var slots: [Slot] = []
+    /// The children of each long list, in order (`Node.list`): entry *n* of a list is found
+    /// at position *n*, with no hashing (a contact's `fields`, and every overwrite of one).
+    private var lists: [[NodeID]] = []
     private var slotsUsed = 0
     private var arrays: Int32 = 1
 
@@ -218,6 +224,7 @@ package struct FormArena: Sendable {
             // Keys are 0..<count in order: only an integer key in range can be there.
             guard case .int(let number) = key, number >= 0, number < Int(parent.count) else { return nil }
             if number == Int(parent.count) - 1 { return parent.last }
+            if parent.list >= 0 { return lists[Int(parent.list)][number] }
         }
         if parent.indexed {
             return lookup(key, arrayID: parent.arrayID)
@@ -286,6 +293,7 @@ package struct FormArena: Sendable {
         nodes[index].count = 0
         nodes[index].sequential = true
         nodes[index].indexed = false
+        nodes[index].list = -1
         nodes[index].arrayID = arrays
         arrays &+= 1
     }
@@ -317,16 +325,36 @@ package struct FormArena: Sendable {
         parent.last = id
         parent.count += 1
         let arrayID = parent.arrayID
-        if parent.indexed {
+        if parent.list >= 0 {
+            if parent.sequential {
+                nodes[parentIndex] = parent
+                lists[Int(parent.list)].append(id)
+                return id
+            }
+            // No longer a list: its children go to the index.
+            parent.list = -1
+            parent.indexed = true
+            nodes[parentIndex] = parent
+            indexChildren(of: parentIndex, arrayID: arrayID)
+        } else if parent.indexed {
             nodes[parentIndex] = parent
             addToIndex(id, arrayID: arrayID)
         } else if parent.count > Self.linearLimit {
-            parent.indexed = true
-            nodes[parentIndex] = parent
-            var child = parent.first
-            while child >= 0 {
-                addToIndex(child, arrayID: arrayID)
-                child = nodes[Int(child)].next
+            if parent.sequential {
+                parent.list = Int32(truncatingIfNeeded: lists.count)
+                var children: [NodeID] = []
+                children.reserveCapacity(Int(parent.count) * 2)
+                var child = parent.first
+                while child >= 0 {
+                    children.append(child)
+                    child = nodes[Int(child)].next
+                }
+                lists.append(children)
+                nodes[parentIndex] = parent
+            } else {
+                parent.indexed = true
+                nodes[parentIndex] = parent
+                indexChildren(of: parentIndex, arrayID: arrayID)
             }
         } else {
             nodes[parentIndex] = parent
@@ -346,6 +374,14 @@ package struct FormArena: Sendable {
     }
 
     // MARK: The index
+
+    private mutating func indexChildren(of parentIndex: Int, arrayID: Int32) {
+        var child = nodes[parentIndex].first
+        while child >= 0 {
+            addToIndex(child, arrayID: arrayID)
+            child = nodes[Int(child)].next
+        }
+    }
 
     private func matches(_ node: Node, _ key: Key) -> Bool {
         switch key {
