@@ -77,3 +77,50 @@ struct ReplayGuardTests {
         #expect(try second.claim("other", owner: "b", now: 2) == .claimed)
     }
 }
+
+/// A long-lived process (`deferSettles`) writes "stored" in the next transaction instead of
+/// one of its own: its own claims must see it at once, another process once it is flushed
+/// (within `settleDelay`), a reopened file after `close`; a released key is written at once.
+@Suite("replay guard: settles that wait for the next transaction")
+struct ReplayGuardDeferredSettleTests {
+    enum Case: String, CaseIterable, Sendable {
+        case ownClaimSeesIt, otherProcessAfterFlush, closeWritesThem, releaseIsImmediate
+    }
+
+    @Test(arguments: Case.allCases)
+    func deferred(_ testCase: Case) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = "\(folder)/dedup.db"
+        let first = try ReplayGuard(path: path, window: 60_000)
+        try first.deferSettles()
+        let other = try ReplayGuard(path: path, window: 60_000)
+        defer { other.close() }
+        #expect(try first.claim("k", owner: "a", now: 0) == .claimed)
+        switch testCase {
+        case .ownClaimSeesIt:
+            try first.settle("k", owner: "a", stored: true, now: 10)
+            #expect(try first.claim("k", owner: "b", now: 20) == .duplicate)
+            first.close()
+        case .otherProcessAfterFlush:
+            try first.settle("k", owner: "a", stored: true, now: 10)
+            // Until the flush the other process sees a request in flight (409), never a new key.
+            var seen = try other.claim("k", owner: "b", now: 20)
+            let deadline = Date().addingTimeInterval(5)
+            while seen == .inFlight && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+                seen = try other.claim("k", owner: "b", now: 20)
+            }
+            #expect(seen == .duplicate, "the waiting settle was not flushed: \(seen)")
+            first.close()
+        case .closeWritesThem:
+            try first.settle("k", owner: "a", stored: true, now: 10)
+            first.close()
+            #expect(try other.claim("k", owner: "b", now: 20) == .duplicate)
+        case .releaseIsImmediate:
+            try first.settle("k", owner: "a", stored: false, now: 10)
+            #expect(try other.claim("k", owner: "b", now: 20) == .claimed)
+            first.close()
+        }
+    }
+}

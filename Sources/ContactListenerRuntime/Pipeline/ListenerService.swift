@@ -59,9 +59,12 @@ package final class ListenerService: Sendable {
         }
     }
 
-    /// Starts background delivery (FastCGI mode); pending work resumes at once.
+    /// Starts background delivery (FastCGI mode); pending work resumes at once. Without a
+    /// spool, the replay guard's settles then wait for the next transaction (a long-lived
+    /// process flushes them; a CGI process, which never calls this, writes each at once).
     package func start() throws {
         try dispatcher?.start()
+        try replayGuard?.deferSettles()
     }
 
     /// Delivers what is due for at most `milliseconds` (CGI mode after answering, `drain`).

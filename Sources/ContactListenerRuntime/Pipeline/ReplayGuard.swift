@@ -19,6 +19,14 @@ import Synchronization
 ///
 /// `synchronous=NORMAL`: a claim survives a killed process; after a power loss the last
 /// moments' keys may be forgotten, which can only let a replay through, never lose an event.
+///
+/// In a long-lived process (`deferSettles()`, FastCGI), marking a key stored waits for the
+/// next transaction, a claim's or a flush at most `settleDelay` later, instead of taking
+/// one of its own: a request then costs one SQLite transaction, not two (BENCHMARKS.md: each
+/// costs about ten system calls). This process's own claims see its waiting settles first;
+/// another process sees the key in flight (409) until the flush. A crash before the flush
+/// leaves the claim pending, as a crash during the handlers does: it turns stale after
+/// `staleClaim`. A released key (a failed store) is written at once.
 final class ReplayGuard: Sendable {
     /// What claiming a key found.
     enum Claim: Equatable, Sendable {
@@ -38,10 +46,49 @@ final class ReplayGuard: Sendable {
     private let group: GroupCommit<Operation, Claim>
     /// When this process last deleted keys past the window (Unix ms); guarded by the queue.
     private let lastPurge = Mutex<Int64>(0)
+    /// Settles waiting for the next transaction, and the flusher's state.
+    private let waiting: Waiting
+    /// The longest a waiting settle waits for a claim's transaction before a flush of its own.
+    static let settleDelay: Int64 = 50
+    /// The most settles kept waiting (a database that fails every write must not grow
+    /// this without bound); beyond it the oldest are dropped, their claims left to turn stale.
+    static let maxWaiting = 10_000
 
     private enum Operation {
         case claim(key: String, owner: String, now: Int64)
         case settle(key: String, owner: String, stored: Bool, now: Int64)
+        /// Applies the waiting settles and nothing else.
+        case flush
+    }
+
+    /// The settles waiting for a transaction, under one lock with the flusher's wake-up.
+    private final class Waiting: @unchecked Sendable {
+        let lock = ConditionLock()
+        var settles: [Operation] = []
+        var deferring = false
+        var closing = false
+        /// True while the flusher sleeps with nothing to flush (only then does a new settle
+        /// wake it: a wake-up per request would cost a context switch each).
+        var flusherIdle = false
+        var flusher: WorkerThread?
+
+        /// Takes every waiting settle (the transaction about to run applies them).
+        func take() -> [Operation] {
+            lock.withLock {
+                let taken = settles
+                settles.removeAll(keepingCapacity: true)
+                return taken
+            }
+        }
+
+        /// Puts back settles whose transaction failed, ahead of newer ones.
+        func restore(_ operations: [Operation]) {
+            guard !operations.isEmpty else { return }
+            lock.withLock {
+                settles = operations + settles
+                if settles.count > ReplayGuard.maxWaiting { settles.removeFirst(settles.count - ReplayGuard.maxWaiting) }
+            }
+        }
     }
 
     /// Opens (creating) the guard's file at `path`; keys are kept for `window` ms.
@@ -61,25 +108,73 @@ final class ReplayGuard: Sendable {
         let database = try SQLiteFile.open(path, durability: .normal, migrator: migrator)
         self.database = database
         self.window = window
-        // Concurrent requests share one transaction, as the spool's group commit does.
-        group = GroupCommit { [database, window] operations in
+        let waiting = Waiting()
+        self.waiting = waiting
+        // Concurrent requests share one transaction, as the spool's group commit does; the
+        // settles waiting for a transaction go first in it.
+        group = GroupCommit { [database, window, waiting] operations in
+            let settles = waiting.take()
             do {
                 return try database.writeWithoutTransaction { db in
                     try Self.inTransaction(db) {
-                        try operations.map { operation in .success(try Self.apply(operation, in: db, window: window)) }
+                        for settle in settles { _ = try Self.apply(settle, in: db, window: window) }
+                        return try operations.map { operation in .success(try Self.apply(operation, in: db, window: window)) }
                     }
                 }
             } catch {
+                waiting.restore(settles)
                 return operations.map { _ in .failure(error) }
             }
+        }
+    }
+
+    /// From now on, a key marked stored waits for the next transaction (at most
+    /// `settleDelay` ms) instead of taking one of its own; FastCGI mode calls this.
+    func deferSettles() throws {
+        let started = waiting.lock.withLock { () -> Bool in
+            if waiting.deferring { return false }
+            waiting.deferring = true
+            return true
+        }
+        guard started else { return }
+        let thread = try WorkerThread(stackBytes: 256 * 1024) { [self] in flushLoop() }
+        waiting.lock.withLock { waiting.flusher = thread }
+    }
+
+    /// Flushes waiting settles `settleDelay` ms after the first of them, until `close`.
+    private func flushLoop() {
+        while true {
+            let run = waiting.lock.withLock { () -> Bool in
+                while waiting.settles.isEmpty && !waiting.closing {
+                    waiting.flusherIdle = true
+                    waiting.lock.wait()
+                    waiting.flusherIdle = false
+                }
+                if waiting.closing { return false }
+                // Claims arriving meanwhile apply the settles in their own transactions.
+                waiting.lock.wait(milliseconds: Self.settleDelay)
+                return !waiting.closing && !waiting.settles.isEmpty
+            }
+            guard run else { return }
+            _ = group.submit(.flush)
         }
     }
 
     /// The connection, for tests of its settings.
     var databaseForTests: DatabaseQueue { database }
 
-    /// Closes the file (checkpointing its WAL, as `Spool.close` does).
+    /// Writes the waiting settles, then closes the file (checkpointing its WAL, as
+    /// `Spool.close` does).
     func close() {
+        let flusher = waiting.lock.withLock { () -> WorkerThread? in
+            waiting.closing = true
+            waiting.deferring = false
+            waiting.lock.broadcast()
+            defer { waiting.flusher = nil }
+            return waiting.flusher
+        }
+        flusher?.join()
+        if waiting.lock.withLock({ !waiting.settles.isEmpty }) { _ = group.submit(.flush) }
         try? database.close()
     }
 
@@ -91,7 +186,15 @@ final class ReplayGuard: Sendable {
 
     /// Settles `owner`'s claim on `key`: kept as stored, or released after a failure.
     func settle(_ key: String, owner: String, stored: Bool, now: Int64 = Clock.milliseconds()) throws {
-        _ = try group.submit(.settle(key: key, owner: owner, stored: stored, now: now)).get()
+        let operation = Operation.settle(key: key, owner: owner, stored: stored, now: now)
+        let deferred = stored && waiting.lock.withLock { () -> Bool in
+            guard waiting.deferring else { return false }
+            waiting.settles.append(operation)
+            if waiting.settles.count > Self.maxWaiting { waiting.settles.removeFirst() }
+            if waiting.flusherIdle { waiting.lock.broadcast() }
+            return true
+        }
+        if !deferred { _ = try group.submit(operation).get() }
     }
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction, with the statements prepared once
@@ -123,6 +226,8 @@ final class ReplayGuard: Sendable {
             // The key is held: by a stored event within the window, or by a request in flight.
             let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM seen WHERE key = ?"), arguments: [key])
             return state == "stored" ? .duplicate : .inFlight
+        case .flush:
+            return .claimed
         case .settle(let key, let owner, let stored, let now):
             if stored {
                 try db.cachedStatement(sql: "UPDATE seen SET state = 'stored', at = ? WHERE key = ? AND owner = ?").execute(arguments: [now, key, owner])
