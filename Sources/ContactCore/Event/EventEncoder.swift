@@ -110,7 +110,7 @@ package enum EventEncoder {
 
     /// The event's JSON for the form in `arena`, with `metadata` as its `meta`.
     package static func encode(_ arena: FormArena, metadata: EventMetadata) throws(EventError) -> Output {
-        var writer = JSONWriter(capacity: arena.bytes.count + 1024)
+        var writer = JSONWriter(capacity: arena.byteCount + 1024)
         let transaction = try arena.withView { (view) throws(EventError) -> String? in
             try encode(view, shortcode: metadata.mode == .shortcode, metadata: metadata, to: &writer)
         }

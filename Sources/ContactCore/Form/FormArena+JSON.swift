@@ -31,7 +31,7 @@ extension FormArena {
 
     /// The whole form as PHP's `json_encode($_POST)` renders it (`decode --raw`).
     package var phpJSON: String {
-        var writer = JSONWriter(capacity: bytes.count + 256)
+        var writer = JSONWriter(capacity: byteCount + 256)
         withView { view in Self.writeValue(Self.root, in: view, to: &writer) }
         return writer.string
     }
