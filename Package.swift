@@ -65,6 +65,9 @@ let package = Package(
                 "ListenerSupport",
                 "CMariaDB",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for SQLiteFile alone (GRDB's generic fetches cost a CGI
+                // process more than the request).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

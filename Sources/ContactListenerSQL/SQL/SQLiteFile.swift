@@ -4,6 +4,7 @@ import ListenerSupport
 import Glibc
 #endif
 @preconcurrency import GRDB
+import GRDBSQLite
 
 /// Opens the SQLite files the listener keeps (the spool, the SQLite handler's database,
 /// the replay guard): WAL mode with the durability each asks for, a busy timeout so that
@@ -16,6 +17,12 @@ import Glibc
 /// missing WAL file content, changing the database on every open (even for a request
 /// that is then refused). Neither matters for one `DatabaseQueue` connection, which
 /// needs no WAL file before its first write (sqlite.org/wal.html).
+///
+/// This is the one file that calls SQLite's C API, for the statements every open runs:
+/// GRDB's generic fetches instantiate type metadata on first use, a scan of the whole
+/// binary's conformance records each, which a CGI process pays on every request
+/// (BENCHMARKS.md: 6.9 M of a CGI request's 11.9 M instructions were opening the replay
+/// guard's file).
 package enum SQLiteFile {
     /// How commits reach the disk (sqlite.org/pragma.html#pragma_synchronous).
     package enum Durability: String {
@@ -42,9 +49,9 @@ package enum SQLiteFile {
         options.prepareDatabase { db in
             // Asked first, without changing anything: once the file is in WAL mode (every
             // open but the first), no exclusive access is needed.
-            if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
+            if try text(db, "PRAGMA journal_mode") != "wal" {
                 // Setting it answers with the mode in force, which must be WAL.
-                let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                let mode = try text(db, "PRAGMA journal_mode = WAL")
                 guard mode == "wal" else { throw DatabaseError(message: "can't use WAL mode for \(path) (got \(mode ?? "nothing"))") }
             }
             try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
@@ -56,7 +63,12 @@ package enum SQLiteFile {
             do {
                 let opened = try DatabaseQueue(path: path, configuration: options)
                 database = opened
-                try migrator.migrate(opened)
+                // Every migration applied already (every open but the first): no migrator,
+                // whose checks cost more than the rest of the open.
+                let applied = try opened.inDatabase { db in try text(db, "SELECT COUNT(*) FROM grdb_migrations", missingTableIsNil: true) }
+                if Int(applied ?? "") != migrator.migrations.count {
+                    try migrator.migrate(opened)
+                }
                 return opened
             } catch {
                 try? database?.close()
@@ -66,6 +78,28 @@ package enum SQLiteFile {
                 guard busy ? Timestamp.monotonicNanoseconds() < deadline : attempt < 5 else { throw error }
                 usleep(useconds_t(min(10_000 * attempt, 100_000)))
             }
+        }
+    }
+
+    /// The first column of the first row `sql` answers, as text (nil for no row; with
+    /// `missingTableIsNil`, also when the statement names a table that does not exist).
+    static func text(_ db: Database, _ sql: String, missingTableIsNil: Bool = false) throws -> String? {
+        guard let connection = db.sqliteConnection else { return nil }
+        var statement: OpaquePointer? = nil
+        let prepared = sqlite3_prepare_v2(connection, sql, -1, &statement, nil)
+        defer { sqlite3_finalize(statement) }
+        guard prepared == SQLITE_OK else {
+            let message = String(cString: sqlite3_errmsg(connection))
+            if missingTableIsNil && message.hasPrefix("no such table") { return nil }
+            throw DatabaseError(resultCode: ResultCode(rawValue: prepared), message: message, sql: sql)
+        }
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW:
+            return sqlite3_column_text(statement, 0).map { String(cString: $0) }
+        case SQLITE_DONE:
+            return nil
+        case let code:
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)), sql: sql)
         }
     }
 }
