@@ -63,10 +63,11 @@ struct SpoolLeaseTests {
         defer { bench.tearDown() }
         let directory = bench.directory
         // The first request the recorder gets (the CGI process's first event) is answered 500
-        // after 10 s (time enough to stop the process while it waits, on a loaded machine too),
+        // after 20 s (time enough to stop the process while it waits, on a loaded machine too:
+        // with benchmarks running beside the suite, 10 s once passed before the test looked),
         // every later one at once with 200: a late completion by the stopped process
         // would turn drain's 'delivered' into 'failed'.
-        let recorder = try await bench.recorder(plan: #"{"steps":[{"status":500,"times":1,"delay":10},{"status":200}]}"#)
+        let recorder = try await bench.recorder(plan: #"{"steps":[{"status":500,"times":1,"delay":20},{"status":200}]}"#)
         func config(budget: String) -> String {
             """
             spool:
