@@ -169,14 +169,20 @@ struct URLEncodedDifferentialTests {
     func rawQueries(batch: Int) throws {
         var generator = RandomQueries(seed: 0xBAD_0000 + UInt64(batch))
         let inputs = (0..<Self.casesPerBatch).map { _ in generator.next() }
+        let count = try Self.compareWithParseStr(inputs, name: "raw query batch \(batch)")
+        #expect(count == Self.casesPerBatch)
+        print("differential: raw query batch \(batch): \(count) cases")
+    }
+
+    /// Runs `inputs` through php's parse_str and ours; returns how many were compared.
+    static func compareWithParseStr(_ inputs: [[UInt8]], name: String) throws -> Int {
         let lines = try PHP.run("parse_str($in, $out); echo json_encode($out, \(PHP.jsonFlags));", inputs: inputs)
-        var report = MismatchReport("raw query batch \(batch)")
+        var report = MismatchReport(name)
         for (input, expected) in zip(inputs, lines) {
             report.check(input: String(decoding: input, as: UTF8.self), expected: expected, actual: Self.ours(input))
         }
         report.finish()
-        #expect(report.count == Self.casesPerBatch)
-        print("differential: raw query batch \(batch): \(report.count) cases")
+        return report.count
     }
 
     /// The hand-written table of FormDecoderTests still matches the PHP installed here
@@ -228,13 +234,7 @@ struct URLEncodedDifferentialTests {
             }
             return Array(pairs.joined(separator: "&").utf8)
         }
-        let lines = try PHP.run("parse_str($in, $out); echo json_encode($out, \(PHP.jsonFlags));", inputs: inputs)
-        var report = MismatchReport("wide arrays batch \(batch)")
-        for (input, expected) in zip(inputs, lines) {
-            report.check(input: String(decoding: input, as: UTF8.self), expected: expected, actual: Self.ours(input))
-        }
-        report.finish()
-        #expect(report.count == inputs.count)
+        #expect(try Self.compareWithParseStr(inputs, name: "wide arrays batch \(batch)") == inputs.count)
     }
 
     /// Ours, written from the arena as the request path writes it; the `FormArray` tree

@@ -140,7 +140,7 @@ package enum EventEncoder {
 
         writer.beginObject()
         writer.plainKey("transactionid")
-        let transaction = found[transactionSlot] >= 0 ? String(decoding: view.valueBytes(view[found[transactionSlot]]), as: UTF8.self) : nil
+        let transaction = found[transactionSlot] >= 0 ? view.string(view[found[transactionSlot]]) : nil
         if found[transactionSlot] >= 0 { writer.string(bytes: view.valueBytes(view[found[transactionSlot]])) } else { writer.null() }
         for section in 0..<sectionCount {
             writer.key(plain: names.bytes(section * Names.stride))
@@ -156,7 +156,7 @@ package enum EventEncoder {
             case .list, .objectOrList:
                 writer.beginArray()
                 if section == fieldsSection && shortcode {
-                    writeShortcodeFields(sectionNode: node, in: view, to: &writer)
+                    writeShortcodeFields(found: found, in: view, to: &writer)
                 } else if node >= 0 {
                     writeRecords(of: node, section: section, in: view, to: &writer)
                 }
@@ -168,7 +168,8 @@ package enum EventEncoder {
         child = view[FormArena.root].first
         while child >= 0 {
             let node = view[child]
-            if isExtra(child, node, found: found, shortcode: shortcode) {
+            // In shortcode mode a flat parameter is a field, not an extra.
+            if !isClaimed(child, found: found), !shortcode || node.isArray {
                 FormArena.writeKey(of: node, in: view, to: &writer)
                 FormArena.writeValue(child, in: view, to: &writer)
             }
@@ -205,28 +206,16 @@ package enum EventEncoder {
         return nil
     }
 
-    /// True for a top-level entry that goes to `extra`: not the transaction id, a section
-    /// or a flat contact key, and in shortcode mode not a flat parameter (a field).
-    private static func isExtra(_ id: NodeID, _ node: FormArena.Node, found: SIMD32<Int32>, shortcode: Bool) -> Bool {
-        if !node.hasIntegerKey {
-            if id == found[transactionSlot] { return false }
-            for slot in 0..<sectionCount where found[slot] == id { return false }
-            for slot in flatSlot..<(flatSlot + 4) where found[slot] == id { return false }
-        }
-        return !(shortcode && !node.isArray)
-    }
-
-    /// The transaction id, a section or a flat contact key (in shortcode mode).
-    private static func isSpecial(_ node: FormArena.Node, in view: View) -> Bool {
-        names.matches(node, names.transaction, in: view) || sectionIndex(of: node, in: view) != nil
-            || flatContactSlot(of: node, in: view) != nil
+    /// True for the top-level entry the first pass took as the transaction id, a section or
+    /// (in shortcode mode) a flat contact key.
+    private static func isClaimed(_ id: NodeID, found: SIMD32<Int32>) -> Bool {
+        if id == found[transactionSlot] { return true }
+        for slot in 0..<sectionCount where found[slot] == id { return true }
+        for slot in flatSlot..<(flatSlot + 4) where found[slot] == id { return true }
+        return false
     }
 
     // MARK: Checks
-
-    private static func keyText(_ node: FormArena.Node, in view: View) -> String {
-        node.hasIntegerKey ? String(node.key) : String(decoding: view.keyBytes(node), as: UTF8.self)
-    }
 
     /// Checks a section's shape: an array, of records whose known keys hold strings. The
     /// key named in an error (`fields[3][name]`) is spelled out only when there is one.
@@ -242,9 +231,9 @@ package enum EventEncoder {
         var child = node.first
         while child >= 0 {
             let entry = view[child]
-            guard entry.isArray else { throw .expectedArray(key: "\(name)[\(keyText(entry, in: view))]") }
+            guard entry.isArray else { throw .expectedArray(key: "\(name)[\(view.formKey(entry).description)]") }
             if let slot = malformedKey(of: child, section: section, in: view) {
-                throw .expectedString(key: "\(name)[\(keyText(entry, in: view))][\(keyName(slot))]")
+                throw .expectedString(key: "\(name)[\(view.formKey(entry).description)][\(keyName(slot))]")
             }
             child = entry.next
         }
@@ -296,13 +285,13 @@ package enum EventEncoder {
 
     /// In shortcode mode, `fields`: every flat parameter as `{id: null, name, value}`, and
     /// the `fields[…]` section's records where it was sent.
-    private static func writeShortcodeFields(sectionNode: NodeID, in view: View, to writer: inout JSONWriter) {
+    private static func writeShortcodeFields(found: SIMD32<Int32>, in view: View, to writer: inout JSONWriter) {
         var child = view[FormArena.root].first
         while child >= 0 {
             let node = view[child]
-            if child == sectionNode {
+            if child == found[fieldsSection] {
                 writeRecords(of: child, section: fieldsSection, in: view, to: &writer)
-            } else if !node.isArray, !isSpecial(node, in: view) {
+            } else if !node.isArray, !isClaimed(child, found: found) {
                 writer.beginObject()
                 writer.plainKey("id")
                 writer.null()

@@ -1,14 +1,17 @@
 extension FormArena {
-    /// The form as a `FormArray` tree (for `decode --raw`, the tests, and the JSON body
-    /// decoder's merge): the same keys, values and order.
+    /// The form as a `FormArray` tree (for a query merged with a body, the tests and the
+    /// fuzzers): the same keys, values and order.
     package func tree() -> FormArray {
-        array(at: Self.root)
+        withView { view in Self.array(at: Self.root, in: view) }
     }
 
-    private func array(at id: NodeID) -> FormArray {
+    private static func array(at id: NodeID, in view: View) -> FormArray {
         var array = FormArray()
-        forEachChild(of: id) { child, node in
-            array[formKey(node)] = node.isArray ? .array(self.array(at: child)) : .string(string(node))
+        var child = view[id].first
+        while child >= 0 {
+            let node = view[child]
+            array[view.formKey(node)] = node.isArray ? .array(Self.array(at: child, in: view)) : .string(view.string(node))
+            child = node.next
         }
         return array
     }

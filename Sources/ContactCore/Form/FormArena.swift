@@ -18,13 +18,13 @@ package struct FormArena: Sendable {
 
     /// One array or leaf.
     package struct Node: Sendable {
-        /// The integer key, or the string key's offset in `bytes`.
+        /// The integer key, or the string key's offset in the byte buffer.
         var key: Int
         /// The string key's length; -1 for an integer key.
         var keyLength: Int32
         /// The next sibling in insertion order; -1 for the last.
         var next: NodeID = -1
-        /// A leaf: the value's offset in `bytes`. An array: PHP's `nNextFreeElement`
+        /// A leaf: the value's offset in the byte buffer. An array: PHP's `nNextFreeElement`
         /// (`Int.min` before any integer key).
         var value: Int = 0
         /// A leaf: the value's length. An array: -1.
@@ -102,42 +102,6 @@ package struct FormArena: Sendable {
     @inline(__always)
     package subscript(id: NodeID) -> Node { nodes[Int(id)] }
 
-    /// The bytes of `range` (valid UTF-8).
-    @inline(__always)
-    package func withBytes<R>(at offset: Int, count: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        try storage.withUnsafeBufferPointer { all in try body(UnsafeBufferPointer(rebasing: all[offset..<(offset + count)])) }
-    }
-
-    /// The string key's bytes of `node` (empty for an integer key).
-    package func withKeyBytes<R>(_ node: Node, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        try withBytes(at: node.hasIntegerKey ? 0 : node.key, count: max(0, Int(node.keyLength)), body)
-    }
-
-    /// The leaf value's bytes of `node`.
-    package func withValueBytes<R>(_ node: Node, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        try withBytes(at: node.value, count: max(0, node.valueLength), body)
-    }
-
-    /// The leaf value of `node` as a String.
-    package func string(_ node: Node) -> String {
-        withValueBytes(node) { String(decoding: $0, as: UTF8.self) }
-    }
-
-    /// The key of `node`.
-    package func formKey(_ node: Node) -> FormKey {
-        node.hasIntegerKey ? .int(node.key) : .string(withKeyBytes(node) { String(decoding: $0, as: UTF8.self) })
-    }
-
-    /// The children of `array`, in order.
-    package func forEachChild(of array: NodeID, _ body: (NodeID, Node) throws -> Void) rethrows {
-        var child = nodes[Int(array)].first
-        while child >= 0 {
-            let node = nodes[Int(child)]
-            try body(child, node)
-            child = node.next
-        }
-    }
-
     /// The arena read through unsafe pointers, for the writers' loops (no reference
     /// counting per node or per value). Valid only inside `withView`.
     package struct View {
@@ -160,6 +124,16 @@ package struct FormArena: Sendable {
         @inline(__always)
         package func valueBytes(_ node: Node) -> UnsafeBufferPointer<UInt8> {
             node.valueLength <= 0 ? UnsafeBufferPointer(start: nil, count: 0) : UnsafeBufferPointer(start: bytes.map { $0 + node.value }, count: node.valueLength)
+        }
+
+        /// The leaf value of `node` as a String.
+        package func string(_ node: Node) -> String {
+            String(decoding: valueBytes(node), as: UTF8.self)
+        }
+
+        /// The key of `node`.
+        package func formKey(_ node: Node) -> FormKey {
+            node.hasIntegerKey ? .int(node.key) : .string(String(decoding: keyBytes(node), as: UTF8.self))
         }
     }
 
@@ -393,9 +367,7 @@ package struct FormArena: Sendable {
     package func isKey(of id: NodeID, named raw: UnsafeBufferPointer<UInt8>) -> Bool {
         let node = nodes[Int(id)]
         if node.hasIntegerKey { return FormKey.canonicalInteger(raw) == node.key }
-        guard Int(node.keyLength) == raw.count else { return false }
-        guard let rhs = raw.baseAddress else { return true }
-        return storage.withUnsafeBufferPointer { all in memcmp(all.baseAddress! + node.key, rhs, raw.count) == 0 }
+        return matches(node, .bytes(raw))
     }
 
     // MARK: The index

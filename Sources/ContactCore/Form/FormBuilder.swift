@@ -57,36 +57,23 @@ package struct FormBuilder: Sendable {
         if variables > limits.maxVars { throw .tooManyVariables(limit: limits.maxVars) }
     }
 
-    /// Registers `value` under the raw (already URL-decoded) variable `name`.
-    package mutating func register(name rawName: UnsafeBufferPointer<UInt8>, value: String) throws(FormError) {
-        var value = value
-        let stored = value.withUTF8 { arena.appendBytes($0) }
-        try register(name: rawName, value: stored)
-    }
-
     /// Registers the raw bytes `value` (repaired to UTF-8) under the raw variable `name`.
     package mutating func register(name rawName: UnsafeBufferPointer<UInt8>, rawValue: UnsafeBufferPointer<UInt8>) throws(FormError) {
-        try checkName(rawName)
         let stored = arena.appendBytes(rawValue)
         try register(name: rawName, value: stored)
     }
 
     /// Registers the URL-encoded `value` under the raw (already URL-decoded) variable `name`.
     package mutating func register(name rawName: UnsafeBufferPointer<UInt8>, encodedValue: UnsafeBufferPointer<UInt8>) throws(FormError) {
-        try checkName(rawName)
         let stored = arena.appendPercentDecoded(encodedValue)
         try register(name: rawName, value: stored)
     }
 
-    private func checkName(_ rawName: UnsafeBufferPointer<UInt8>) throws(FormError) {
+    /// Registers the value already stored in the arena at `value` under `rawName`.
+    private mutating func register(name rawName: UnsafeBufferPointer<UInt8>, value: (offset: Int, count: Int)) throws(FormError) {
         if rawName.count > limits.maxKeyBytes {
             throw .keyTooLong(prefix: String(decoding: rawName.prefix(32), as: UTF8.self), limit: limits.maxKeyBytes)
         }
-    }
-
-    /// Registers the value already stored in the arena at `value` under `rawName`.
-    private mutating func register(name rawName: UnsafeBufferPointer<UInt8>, value: (offset: Int, count: Int)) throws(FormError) {
-        try checkName(rawName)
         if value.count > limits.maxValueBytes {
             throw .valueTooLong(name: String(decoding: rawName, as: UTF8.self), limit: limits.maxValueBytes)
         }

@@ -54,12 +54,6 @@ package enum Hex {
 
     /// `bytes` as lowercase hex.
     package static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        Array(bytes).withUnsafeBytes { encode($0) }
     }
 }

@@ -64,33 +64,14 @@ package struct JSONWriter: Sendable {
     }
 
     /// Writes an integer object key (`"42":`).
-    package mutating func key(int value: Int) {
-        separate()
-        bytes.append(UInt8(ascii: "\""))
-        appendDecimal(value)
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
-        needsComma = false
-    }
+    package mutating func key(int value: Int) { key(String(value)) }
 
     /// Writes `null`.
-    package mutating func null() {
-        separate()
-        bytes.append(contentsOf: [UInt8(ascii: "n"), UInt8(ascii: "u"), UInt8(ascii: "l"), UInt8(ascii: "l")])
-        needsComma = true
-    }
-
-    private mutating func appendDecimal(_ value: Int) {
-        if value >= 0 && value < 10 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value))
-            return
-        }
-        bytes.append(contentsOf: String(value).utf8)
-    }
+    package mutating func null() { raw("null") }
 
     /// Writes a string value, or `null` for nil.
     package mutating func optionalString(_ value: String?) {
-        if let value { string(value) } else { raw("null") }
+        if let value { string(value) } else { null() }
     }
 
     /// Writes a boolean value.
@@ -120,12 +101,8 @@ package struct JSONWriter: Sendable {
     /// Writes an object key that needs no escaping (a literal of this program: printable
     /// ASCII without `"` or `\\`), copying it as it is.
     package mutating func plainKey(_ name: String) {
-        separate()
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: name.utf8)
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
-        needsComma = false
+        var name = name
+        name.withUTF8 { key(plain: $0) }
     }
 
     /// `value` as a JSON string literal, quotes included, outside any writer's structure

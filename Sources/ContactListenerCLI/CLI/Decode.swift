@@ -80,21 +80,17 @@ extension ContactListener {
             let pipeline = RequestPipeline(
                 configuration: configuration, sink: DirectSink(handlers: HandlerSet([])), logger: .init(label: "decode"), board: nil)
             do throws(PipelineError) {
-                // A file given on this machine: the `verify:` rules guard the network, not this.
                 let request = Request(params: params, body: body)
-                let local = VerifiedRequest(clientAddress: nil, query: request.queryString, webhookID: nil)
-                let event = try pipeline.encodeEvent(from: request, requestID: "decode", verified: local)
                 if raw {
-                    print(try pipeline.decodeParameters(Request(params: params, body: body)).phpJSON)
+                    // Any tree that decodes, even one that is not a valid event.
+                    print(try pipeline.decodeParameters(request).phpJSON)
                 } else {
+                    // A file given on this machine: the `verify:` rules guard the network, not this.
+                    let local = VerifiedRequest(clientAddress: nil, query: request.queryString, webhookID: nil)
+                    let event = try pipeline.encodeEvent(from: request, requestID: "decode", verified: local)
                     print(String(decoding: event.json, as: UTF8.self))
                 }
             } catch {
-                // --raw shows any tree that decodes, even one that is not a valid event.
-                if raw, case .event = error, let tree = try? pipeline.decodeParameters(Request(params: params, body: body)) {
-                    print(tree.phpJSON)
-                    return
-                }
                 Runtime.complain("\(error.status): \(error)")
                 throw ExitCode(1)
             }

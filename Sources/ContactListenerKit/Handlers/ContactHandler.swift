@@ -38,8 +38,7 @@ public struct Delivery: Sendable {
     /// `event` carries the metadata's request id and nothing else, so the spool need not
     /// decode the JSON back, the larger part of a delivery's cost.
     public init(storedJSON json: [UInt8], requestID: String, inDoubt: Bool) {
-        self.event = ContactEvent(metadata: EventMetadata(receivedAt: "", remoteAddress: nil, requestID: requestID, method: "", mode: .structured))
-        self.json = json
+        self.init(encodedJSON: json, requestID: requestID, transactionID: nil)
         self.inDoubt = inDoubt
     }
 

@@ -86,8 +86,13 @@ final class ReplayGuard: Sendable {
             guard !operations.isEmpty else { return }
             lock.withLock {
                 settles = operations + settles
-                if settles.count > ReplayGuard.maxWaiting { settles.removeFirst(settles.count - ReplayGuard.maxWaiting) }
+                dropOldest()
             }
+        }
+
+        /// Keeps at most `maxWaiting` settles, dropping the oldest; call inside `lock`.
+        func dropOldest() {
+            if settles.count > ReplayGuard.maxWaiting { settles.removeFirst(settles.count - ReplayGuard.maxWaiting) }
         }
     }
 
@@ -190,7 +195,7 @@ final class ReplayGuard: Sendable {
         let deferred = stored && waiting.lock.withLock { () -> Bool in
             guard waiting.deferring else { return false }
             waiting.settles.append(operation)
-            if waiting.settles.count > Self.maxWaiting { waiting.settles.removeFirst() }
+            waiting.dropOldest()
             if waiting.flusherIdle { waiting.lock.broadcast() }
             return true
         }

@@ -111,11 +111,6 @@ package final class RequestPipeline: Sendable {
         return response
     }
 
-    /// Verifies `request`, then decodes it into a contact event's JSON, or throws the reason it can't be one.
-    package func encodeEvent(from request: Request, requestID: String) throws(PipelineError) -> EventEncoder.Output {
-        try encodeEvent(from: request, requestID: requestID, verified: verify(request))
-    }
-
     /// Applies the `verify:` rules; the accepted request carries the token-free query.
     package func verify(_ request: Request) throws(PipelineError) -> VerifiedRequest {
         switch configuration.verify.verify(request, now: Int(Timestamp.unixNanoseconds() / 1_000_000_000)) {
