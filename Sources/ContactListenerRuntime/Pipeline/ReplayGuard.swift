@@ -4,7 +4,6 @@ import ListenerSupport
 #if canImport(Glibc)
 import Glibc
 #endif
-@preconcurrency import GRDB
 import Synchronization
 
 /// Deduplication without a spool: the transaction ids (or `webhook-id`s) of the events the
@@ -41,7 +40,7 @@ final class ReplayGuard: Sendable {
     /// A claim not settled after this long belongs to a process that died mid-request.
     static let staleClaim: Int64 = 10 * 60_000
 
-    private let database: DatabaseQueue
+    private let store: Store
     private let window: Int64
     private let group: GroupCommit<Operation, Claim>
     /// When this process last deleted keys past the window (Unix ms); guarded by the queue.
@@ -96,34 +95,77 @@ final class ReplayGuard: Sendable {
         }
     }
 
+    /// The guard's connection and its statements, prepared once, under one lock. The
+    /// statements go through SQLite's C API (`SQLiteFile.Connection`): GRDB's statement
+    /// cache and argument handling cost a third of the guard's work per request, and its
+    /// open most of a CGI request (BENCHMARKS.md).
+    private final class Store: @unchecked Sendable {
+        private let lock = Mutex<Void>(())
+        let connection: SQLiteFile.Connection
+        let begin, commit, claim, state, stored, release, purge: SQLiteFile.Statement
+
+        init(_ connection: SQLiteFile.Connection) throws {
+            self.connection = connection
+            begin = try connection.prepare("BEGIN IMMEDIATE TRANSACTION")
+            commit = try connection.prepare("COMMIT TRANSACTION")
+            // One statement in the common case: the key is new, or its last claim is stale
+            // (stored before the window, or pending past `staleClaim`), so it is ours.
+            claim = try connection.prepare("""
+                INSERT INTO seen (key, state, owner, at) VALUES (?1, 'pending', ?2, ?3)
+                ON CONFLICT (key) DO UPDATE SET state = 'pending', owner = ?2, at = ?3
+                WHERE NOT ((state = 'stored' AND at >= ?4) OR (state = 'pending' AND at >= ?5))
+                """)
+            state = try connection.prepare("SELECT state FROM seen WHERE key = ?1")
+            stored = try connection.prepare("UPDATE seen SET state = 'stored', at = ?1 WHERE key = ?2 AND owner = ?3")
+            release = try connection.prepare("DELETE FROM seen WHERE key = ?1 AND owner = ?2")
+            purge = try connection.prepare("DELETE FROM seen WHERE at < ?1 AND (state = 'stored' OR at < ?2)")
+        }
+
+        /// Runs `body` with the connection to itself.
+        func locked<T: Sendable>(_ body: (Store) throws -> T) throws -> T {
+            try lock.withLock { _ in try body(self) }
+        }
+
+        /// Runs `body` in one `BEGIN IMMEDIATE` transaction.
+        func inTransaction<T>(_ body: () throws -> T) throws -> T {
+            try begin.run()
+            do {
+                let result = try body()
+                try commit.run()
+                return result
+            } catch {
+                if connection.isInsideTransaction { try? connection.execute("ROLLBACK TRANSACTION") }
+                throw error
+            }
+        }
+    }
+
     /// Opens (creating) the guard's file at `path`; keys are kept for `window` ms.
     init(path: String, window: Int64) throws {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE seen (
-                  key TEXT PRIMARY KEY,        -- SHA-256 of the transaction id or webhook-id
-                  state TEXT NOT NULL,         -- 'pending' while the handlers run, then 'stored'
-                  owner TEXT NOT NULL,         -- the request id that holds the claim
-                  at INTEGER NOT NULL          -- Unix ms of the claim or of the store
-                ) WITHOUT ROWID;
-                CREATE INDEX seen_at ON seen(at);
-                """)
-        }
-        let database = try SQLiteFile.open(path, durability: .normal, migrator: migrator)
-        self.database = database
+        let connection = try SQLiteFile.connect(path, durability: .normal, migrations: [("v1", """
+            CREATE TABLE seen (
+              key TEXT PRIMARY KEY,        -- SHA-256 of the transaction id or webhook-id
+              state TEXT NOT NULL,         -- 'pending' while the handlers run, then 'stored'
+              owner TEXT NOT NULL,         -- the request id that holds the claim
+              at INTEGER NOT NULL          -- Unix ms of the claim or of the store
+            ) WITHOUT ROWID;
+            CREATE INDEX seen_at ON seen(at);
+            """)])
+        let store: Store
+        do { store = try Store(connection) } catch { connection.close(); throw error }
+        self.store = store
         self.window = window
         let waiting = Waiting()
         self.waiting = waiting
         // Concurrent requests share one transaction, as the spool's group commit does; the
         // settles waiting for a transaction go first in it.
-        group = GroupCommit { [database, window, waiting] operations in
+        group = GroupCommit { [store, window, waiting] operations in
             let settles = waiting.take()
             do {
-                return try database.writeWithoutTransaction { db in
-                    try Self.inTransaction(db) {
-                        for settle in settles { _ = try Self.apply(settle, in: db, window: window) }
-                        return try operations.map { operation in .success(try Self.apply(operation, in: db, window: window)) }
+                return try store.locked { store in
+                    try store.inTransaction {
+                        for settle in settles { _ = try Self.apply(settle, in: store, window: window) }
+                        return try operations.map { operation in .success(try Self.apply(operation, in: store, window: window)) }
                     }
                 }
             } catch {
@@ -165,8 +207,10 @@ final class ReplayGuard: Sendable {
         }
     }
 
-    /// The connection, for tests of its settings.
-    var databaseForTests: DatabaseQueue { database }
+    /// The first column of `sql`'s first row on the guard's connection, for tests of its settings.
+    func textForTests(_ sql: String) throws -> String? {
+        try store.locked { store in try store.connection.prepare(sql).firstText() }
+    }
 
     /// Writes the waiting settles, then closes the file (checkpointing its WAL, as
     /// `Spool.close` does).
@@ -180,7 +224,7 @@ final class ReplayGuard: Sendable {
         }
         flusher?.join()
         if waiting.lock.withLock({ !waiting.settles.isEmpty }) { _ = group.submit(.flush) }
-        try? database.close()
+        try? store.locked { store in store.connection.close() }
     }
 
     /// Claims `key` for the request `owner`.
@@ -202,42 +246,31 @@ final class ReplayGuard: Sendable {
         if !deferred { _ = try group.submit(operation).get() }
     }
 
-    /// Runs `body` in one `BEGIN IMMEDIATE` transaction, with the statements prepared once
-    /// per connection: GRDB's own `write` parses them again for every transaction, which
-    /// cost as much as the claim itself on the request path (BENCHMARKS.md).
-    private static func inTransaction<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute()
-        do {
-            let result = try body()
-            try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
-            return result
-        } catch {
-            if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TRANSACTION") }
-            throw error
-        }
-    }
-
-    private static func apply(_ operation: Operation, in db: Database, window: Int64) throws -> Claim {
+    private static func apply(_ operation: Operation, in store: Store, window: Int64) throws -> Claim {
         switch operation {
         case .claim(let key, let owner, let now):
-            // One statement in the common case: the key is new, or its last claim is stale
-            // (stored before the window, or pending past `staleClaim`), so it is ours.
-            try db.cachedStatement(sql: """
-                INSERT INTO seen (key, state, owner, at) VALUES (?1, 'pending', ?2, ?3)
-                ON CONFLICT (key) DO UPDATE SET state = 'pending', owner = ?2, at = ?3
-                WHERE NOT ((state = 'stored' AND at >= ?4) OR (state = 'pending' AND at >= ?5))
-                """).execute(arguments: [key, owner, now, now - window, now - staleClaim])
-            if db.changesCount > 0 { return .claimed }
+            try store.claim.bind(1, key)
+            try store.claim.bind(2, owner)
+            try store.claim.bind(3, now)
+            try store.claim.bind(4, now - window)
+            try store.claim.bind(5, now - staleClaim)
+            try store.claim.run()
+            if store.connection.changes > 0 { return .claimed }
             // The key is held: by a stored event within the window, or by a request in flight.
-            let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM seen WHERE key = ?"), arguments: [key])
-            return state == "stored" ? .duplicate : .inFlight
+            try store.state.bind(1, key)
+            return try store.state.firstText() == "stored" ? .duplicate : .inFlight
         case .flush:
             return .claimed
         case .settle(let key, let owner, let stored, let now):
             if stored {
-                try db.cachedStatement(sql: "UPDATE seen SET state = 'stored', at = ? WHERE key = ? AND owner = ?").execute(arguments: [now, key, owner])
+                try store.stored.bind(1, now)
+                try store.stored.bind(2, key)
+                try store.stored.bind(3, owner)
+                try store.stored.run()
             } else {
-                try db.cachedStatement(sql: "DELETE FROM seen WHERE key = ? AND owner = ?").execute(arguments: [key, owner])
+                try store.release.bind(1, key)
+                try store.release.bind(2, owner)
+                try store.release.run()
             }
             return .claimed
         }
@@ -251,8 +284,10 @@ final class ReplayGuard: Sendable {
             return true
         }
         guard due else { return }
-        _ = try? database.write { db in
-            try db.execute(sql: "DELETE FROM seen WHERE at < ? AND (state = 'stored' OR at < ?)", arguments: [now - window, now - Self.staleClaim])
+        _ = try? store.locked { store in
+            try store.purge.bind(1, now - window)
+            try store.purge.bind(2, now - Self.staleClaim)
+            try store.purge.run()
         }
     }
 }
