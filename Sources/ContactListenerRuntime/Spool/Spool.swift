@@ -256,11 +256,32 @@ package final class Spool: Sendable {
     /// schedule) or dead. Only deliveries the claim still holds change: returns the others,
     /// which another process took over after this claim's lease ran out, and whose outcome
     /// is that process's to record. (The check is part of each UPDATE: `changes()` tells.)
+    ///
+    /// Its commit is not synced (`synchronous=NORMAL` for this one transaction): the claim
+    /// that took the lease was, so an outcome lost to a power cut leaves a delivery whose
+    /// lease ran out, which the next claim delivers again flagged in doubt, never a lost or
+    /// unflagged one. The next synced commit (an event stored) writes it to disk with its
+    /// own, as the WAL is one file appended in order (sqlite.org/wal.html). On a disk whose
+    /// flush costs milliseconds this was one of the three syncs per batch (BENCHMARKS.md).
     package func complete(
         handler: String, owner: String, results: [(eventID: Int64, attempts: Int, result: AttemptResult)], now: Int64 = Clock.milliseconds()
     ) throws -> [Int64] {
-        try database.write { db in
-            var lost: [Int64] = []
+        try database.writeWithoutTransaction { db in
+            try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute()
+            let lost: Result<[Int64], any Error> = Result { try recordOutcomes(db, handler: handler, owner: owner, results: results, now: now) }
+            // Back to FULL before anything else runs on this connection: every event's commit
+            // must be synced before its 200.
+            try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
+            return try lost.get()
+        }
+    }
+
+    /// `complete`'s transaction.
+    private func recordOutcomes(
+        _ db: Database, handler: String, owner: String, results: [(eventID: Int64, attempts: Int, result: AttemptResult)], now: Int64
+    ) throws -> [Int64] {
+        var lost: [Int64] = []
+        try db.inTransaction(.immediate) {
             for (eventID, attempts, result) in results {
                 switch result {
                 case .delivered:
@@ -274,8 +295,9 @@ package final class Spool: Sendable {
                 }
                 if db.changesCount == 0 { lost.append(eventID) }
             }
-            return lost
+            return .commit
         }
+        return lost
     }
 
     /// When the next delivery for `handler` falls due (Unix ms), or nil when none is waiting:
