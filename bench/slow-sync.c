@@ -3,7 +3,9 @@
  * waits N microseconds (SLOW_SYNC_US), one at a time across every process that loads the
  * shim (a mutex, and an exclusive flock on SLOW_SYNC_LOCK), as one device flushes one thing at a time;
  * then the real call runs. On a virtual disk whose flush is nearly free, this is what lets
- * batching (group commit) show what it buys on real hardware. */
+ * batching (group commit) show what it buys on real hardware. The lock file's first 8 bytes
+ * count the flushes of every process (written under the flock), so bench/run can print
+ * flushes per stored event, a figure the load generator sharing the cores does not blur. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -43,6 +45,10 @@ static void slow(void) {
   }
   if (lock_fd < 0) { pthread_mutex_unlock(&mutex); return; }
   flock(lock_fd, LOCK_EX);
+  unsigned long long count = 0;
+  if (pread(lock_fd, &count, sizeof count, 0) != (ssize_t)sizeof count) count = 0;
+  count++;
+  if (pwrite(lock_fd, &count, sizeof count, 0) != (ssize_t)sizeof count) { /* a count is not worth failing a flush */ }
   usleep(delay_us);
   flock(lock_fd, LOCK_UN);
   pthread_mutex_unlock(&mutex);
