@@ -79,6 +79,8 @@ let package = Package(
             dependencies: [
                 "ContactListenerKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // MD5 for the {{md5:…}} placeholder (Mailchimp's subscriber hash).
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The listener: FastCGI and CGI gateways, verification, the request pipeline, the

@@ -330,6 +330,8 @@ struct EventEncoderTests {
                 let json = String(decoding: output.json, as: UTF8.self)
                 #expect(typed.json == json)
                 #expect(typed.transactionID == output.transactionID)
+                // The identity the spool orders by is the event's own.
+                #expect(typed.contact.id == output.contactID && typed.contact.email == output.contactEmail, "\(json)")
                 // And an independent mapping of the same tree, written by the typed writer.
                 let reference = try ReferenceMapping.event(form: arena.tree(), metadata: metadata)
                 #expect(reference.json == json)

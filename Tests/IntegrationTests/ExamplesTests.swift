@@ -4,8 +4,8 @@ import Testing
 import Glibc
 #endif
 
-/// deploy/examples/hubspot.yaml and brevo.yaml, unchanged but for the spool path: their
-/// URL override (${HUBSPOT_URL} / ${BREVO_URL}) points at the recorder; they require the
+/// deploy/examples/hubspot.yaml, brevo.yaml and mailchimp.yaml, unchanged but for the spool
+/// path: their URL (${HUBSPOT_URL}, ${BREVO_URL}, ${MAILCHIMP_URL}) points at the recorder; they require the
 /// listener's token (${LISTENER_TOKEN}), pass `check-config` and deliver the body shape
 /// the CRM's API expects.
 @Suite("deploy/examples: CRM mappings")
@@ -114,5 +114,27 @@ struct ExamplesTests {
         let body = try request.json()
         #expect(canonicalJSON(body) == (try canonicalJSON(text: expected)), "brevo body: \(request.body)")
         #expect(request.body.contains(#""updateEnabled":true"#), "a YAML boolean must stay a JSON boolean: \(request.body)")
+    }
+
+    @Test("mailchimp.yaml: PUT to the member keyed by the MD5 of the lowercase email, Basic auth from ${MAILCHIMP_BASIC}")
+    func mailchimp() async throws {
+        let directory = try TestDirectory("ex-mailchimp")
+        defer { directory.remove() }
+        let recorder = try await Recorder.start(in: directory)
+        defer { recorder.stop() }
+        let environment = ["MAILCHIMP_URL": "\(recorder.url)/mailchimp", "MAILCHIMP_LIST": "list1", "MAILCHIMP_BASIC": "YW55OnRlc3Qta2V5LXVzMjE="]
+        // Sent with capitals and a trailing space: the member id is of the trimmed, lowercase email.
+        let body = Self.contact.replacingOccurrences(of: "ann.lee%40example.com", with: "Ann.Lee%40Example.com+")
+        try #require(body != Self.contact, "the contact's email is not where the test expects it: \(Self.contact)")
+        let request = try await Self.deliver(example: "mailchimp.yaml", environment: environment, body: body, in: directory, recorder: recorder)
+        #expect(request.method == "PUT")
+        // `printf ann.lee@example.com | md5sum`
+        #expect(request.path == "/mailchimp/3.0/lists/list1/members/ac22d1dff811ced3068af057a3ed7029", "\(request.path)")
+        #expect(request.header("Authorization") == "Basic YW55OnRlc3Qta2V5LXVzMjE=")
+        let expected = """
+            {"email_address":"Ann.Lee@Example.com","status_if_new":"pending",
+             "merge_fields":{"FNAME":"Ann","LNAME":null,"PHONE":"+4755501234"}}
+            """
+        #expect(canonicalJSON(try request.json()) == (try canonicalJSON(text: expected)), "mailchimp body: \(request.body)")
     }
 }

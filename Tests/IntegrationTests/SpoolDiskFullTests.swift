@@ -248,10 +248,11 @@ struct SpoolDiskFullTests {
                 path: \(tmpfs.path)/events.jsonl
 
             """)
-        // Eight events stored by CGI requests (which deliver nothing: budget 0).
+        // Eight events of eight contacts (one contact's events go one at a time), stored by CGI
+        // requests (which deliver nothing: budget 0).
         let ids = (0..<8).map { "tx-batch-\($0)" }
         for id in ids {
-            let body = contactForm(id, extra: [("fields[1][name]", "Pad"), ("fields[1][value]", String(repeating: "r", count: 1500))])
+            let body = contactForm(id, email: "\(id)@example.com", extra: [("fields[1][name]", "Pad"), ("fields[1][value]", String(repeating: "r", count: 1500))])
             let answer = try await offload { try runCGIRequest(in: directory, configPath: configPath, body: Array(body.utf8)) }
             try #require(answer.status == 200, "\(answer)")
         }

@@ -24,6 +24,10 @@ package enum EventEncoder {
         package var json: [UInt8]
         /// `transactionid`, when one was sent.
         package var transactionID: String?
+        /// The contact's `id` as the JSON has it: the spool orders a contact's deliveries by it.
+        package var contactID: String?
+        /// The contact's `email` as the JSON has it (the spool's key without an id).
+        package var contactEmail: String?
     }
 
     private typealias View = FormArena.View
@@ -111,13 +115,15 @@ package enum EventEncoder {
     /// The event's JSON for the form in `arena`, with `metadata` as its `meta`.
     package static func encode(_ arena: FormArena, metadata: EventMetadata) throws(EventError) -> Output {
         var writer = JSONWriter(capacity: arena.byteCount + 1024)
-        let transaction = try arena.withView { (view) throws(EventError) -> String? in
+        var output = try arena.withView { (view) throws(EventError) -> Output in
             try encode(view, shortcode: metadata.mode == .shortcode, metadata: metadata, to: &writer)
         }
-        return Output(json: writer.bytes, transactionID: transaction)
+        output.json = writer.bytes
+        return output
     }
 
-    private static func encode(_ view: View, shortcode: Bool, metadata: EventMetadata, to writer: inout JSONWriter) throws(EventError) -> String? {
+    /// Writes the event; returns its identity (the JSON is the writer's).
+    private static func encode(_ view: View, shortcode: Bool, metadata: EventMetadata, to writer: inout JSONWriter) throws(EventError) -> Output {
         // Where each section, each flat contact key and the transaction id were found: one
         // pass, checking shapes as it goes.
         var found = SIMD32<Int32>(repeating: -1)
@@ -140,7 +146,7 @@ package enum EventEncoder {
 
         writer.beginObject()
         writer.plainKey("transactionid")
-        let transaction = found[transactionSlot] >= 0 ? view.string(view[found[transactionSlot]]) : nil
+        var output = Output(json: [], transactionID: found[transactionSlot] >= 0 ? view.string(view[found[transactionSlot]]) : nil)
         if found[transactionSlot] >= 0 { writer.string(bytes: view.valueBytes(view[found[transactionSlot]])) } else { writer.null() }
         for section in 0..<sectionCount {
             writer.key(plain: names.bytes(section * Names.stride))
@@ -152,7 +158,11 @@ package enum EventEncoder {
                 if section == contactSection {
                     for slot in 0..<4 { fallback[slot] = found[flatSlot + slot] }
                 }
-                writeRecord(node, section: section, fallback: fallback, in: view, to: &writer)
+                let slots = writeRecord(node, section: section, fallback: fallback, in: view, to: &writer)
+                if section == contactSection {
+                    if slots[0] >= 0 { output.contactID = view.string(view[slots[0]]) }
+                    if slots[1] >= 0 { output.contactEmail = view.string(view[slots[1]]) }
+                }
             case .list, .objectOrList:
                 writer.beginArray()
                 if section == fieldsSection && shortcode {
@@ -179,7 +189,7 @@ package enum EventEncoder {
         writer.plainKey("meta")
         metadata.write(to: &writer)
         writer.endObject()
-        return transaction
+        return output
     }
 
     // MARK: Finding keys
@@ -306,8 +316,10 @@ package enum EventEncoder {
     }
 
     /// Writes the record in array `id` (none: -1): every known key in order, its value or
-    /// the `fallback` node's or null, then `extra` when other keys were sent.
-    private static func writeRecord(_ id: NodeID, section: Int, fallback: SIMD8<Int32>, in view: View, to writer: inout JSONWriter) {
+    /// the `fallback` node's or null, then `extra` when other keys were sent. Returns the
+    /// node written for each known key (-1 for null).
+    @discardableResult
+    private static func writeRecord(_ id: NodeID, section: Int, fallback: SIMD8<Int32>, in view: View, to writer: inout JSONWriter) -> SIMD8<Int32> {
         var slots = fallback
         var others = 0
         if id >= 0 {
@@ -343,6 +355,7 @@ package enum EventEncoder {
             writer.endObject()
         }
         writer.endObject()
+        return slots
     }
 }
 

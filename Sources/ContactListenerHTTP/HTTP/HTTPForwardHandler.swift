@@ -15,6 +15,8 @@ package final class HTTPForwardHandler: ContactHandler {
     /// The handler's configured name.
     package let name: String
     private let url: String
+    /// `url` when it has placeholders, built for each event.
+    private let urlTemplate: URLTemplate?
     private let shownURL: RedactedURL
     private let method: HTTPMethod
     private let headers: [(String, String)]
@@ -35,10 +37,11 @@ package final class HTTPForwardHandler: ContactHandler {
     /// carries the event's request id.
     package init(
         name: String, url: String, method: HTTPMethod, headers: [(String, String)], body: BodyTemplate, contentType: String,
-        idempotencyHeader: String? = "Idempotency-Key", timeout: Int64
+        idempotencyHeader: String? = "Idempotency-Key", timeout: Int64, urlTemplate: URLTemplate? = nil
     ) {
         self.name = name
         self.url = url
+        self.urlTemplate = urlTemplate
         shownURL = RedactedURL(url)
         self.method = method
         self.headers = headers
@@ -66,8 +69,15 @@ package final class HTTPForwardHandler: ContactHandler {
     /// Sends one request and waits for the answer (on a dispatcher thread, never an event loop).
     package func handle(_ delivery: Delivery) throws {
         var request: HTTPClient.Request
+        var target = url
+        if let urlTemplate {
+            switch urlTemplate.render(delivery) {
+            case .success(let built): target = built
+            case .failure(let error): throw HandlerError.permanent(handler: name, reason: "\(error) \(shownURL)")
+            }
+        }
         do {
-            request = try HTTPClient.Request(url: url, method: method)
+            request = try HTTPClient.Request(url: target, method: method)
         } catch {
             throw HandlerError.permanent(handler: name, reason: "bad url \(shownURL): \(error)")
         }
@@ -92,7 +102,14 @@ package final class HTTPForwardHandler: ContactHandler {
         if (300..<400).contains(status) { throw redirectFailure(status: status, location: answer.head.headers.first(name: "Location")) }
         let reason = "\(method) \(shownURL) answered \(status): \(excerpt(answer.body))"
         if status == 429 || status >= 500 {
-            throw HandlerError(handler: name, reason: reason, kind: .transient(retryAfter: Self.retryAfter(answer.head.headers.first(name: "Retry-After"))))
+            let headers = answer.head.headers
+            var wait = Self.retryAfter(headers.first(name: "Retry-After"))
+            if status == 429 {
+                // A 429 always slows the whole handler: at least a second, however it is worded.
+                let reset = wait ?? Self.rateLimitReset(headers.first(name: "X-RateLimit-Reset") ?? headers.first(name: "x-sib-ratelimit-reset"))
+                wait = max(reset ?? 0, Self.minimumPause)
+            }
+            throw HandlerError(handler: name, reason: reason, kind: .transient(retryAfter: wait))
         }
         throw HandlerError.permanent(handler: name, reason: reason)
     }
@@ -131,10 +148,55 @@ package final class HTTPForwardHandler: ContactHandler {
         try? client.syncShutdown()
     }
 
+    /// One request per delivery, in order, each while its lease holds. Once the backend asks
+    /// to wait (a 429 or 503 with `Retry-After` or a rate-limit reset), the rest of the batch
+    /// is not sent: the spool pauses the whole handler and gives them back untried.
+    package func handle(batch: [Delivery]) -> [Result<Void, any Error>] {
+        var results: [Result<Void, any Error>] = []
+        results.reserveCapacity(batch.count)
+        var waitAsked = false
+        for delivery in batch {
+            if waitAsked {
+                results.append(.failure(NotAttempted(handler: name, reason: "the backend asked to wait after an earlier event of this batch")))
+                continue
+            }
+            let result = Result<Void, any Error> {
+                try delivery.checkLease()
+                try handle(delivery)
+            }
+            if case .failure(let error) = result, ((error as? HandlerError)?.retryAfter ?? 0) > 0 { waitAsked = true }
+            results.append(result)
+        }
+        return results
+    }
+
     /// `Retry-After` in seconds, as milliseconds (an HTTP date falls back to the schedule).
+    /// The spool pauses the whole handler that long, so a backend can ask for an hour at most.
     static func retryAfter(_ value: String?) -> Int64? {
         guard let value, let seconds = Int64(value.trimmingCharacters(in: " ")), seconds >= 0 else { return nil }
-        return seconds * 1_000
+        return min(seconds, maxWaitSeconds) * 1_000
+    }
+
+    /// The longest wait a backend can ask for (an hour): a bad header must not stop a handler for days.
+    static let maxWaitSeconds: Int64 = 3_600
+
+    /// The shortest pause a 429 causes, in milliseconds.
+    static let minimumPause: Int64 = 1_000
+
+    /// A 429's rate-limit reset header, as milliseconds to wait: `X-RateLimit-Reset` is seconds
+    /// to wait, or a Unix time when it is that large (in seconds, GitHub's style, or in
+    /// milliseconds); Brevo's `x-sib-ratelimit-reset` is seconds to wait.
+    static func rateLimitReset(_ value: String?, now: Int64 = Int64(Timestamp.unixNanoseconds() / 1_000_000)) -> Int64? {
+        guard let value, let number = Int64(value.trimmingCharacters(in: " ")), number >= 0 else { return nil }
+        let milliseconds: Int64
+        if number > 100_000_000_000 {
+            milliseconds = max(0, number - now)             // a Unix time in milliseconds
+        } else if number > 1_000_000_000 {
+            milliseconds = max(0, number * 1_000 - now)     // a Unix time in seconds
+        } else {
+            milliseconds = number * 1_000                   // seconds to wait
+        }
+        return min(milliseconds, maxWaitSeconds * 1_000)
     }
 
     /// `type: http`.
@@ -142,7 +204,7 @@ package final class HTTPForwardHandler: ContactHandler {
         package static let type = "http"
         package static let summary = "send each event to a CRM's API or any URL (JSON, or a template)"
         package static let options: [(name: String, help: String)] = [
-            ("url", "where to send (required); ${ENV} works, e.g. https://api.example.com/contacts?key=${CRM_KEY}"),
+            ("url", "where to send (required); ${ENV} works, e.g. https://api.example.com/contacts?key=${CRM_KEY}; {{…}} in the path or query, e.g. /members/{{md5:lowercase:trim:contact.email}}"),
             ("method", "POST (default), PUT or PATCH"),
             ("headers", "a mapping of header names to values, e.g. Authorization: \"Bearer ${CRM_TOKEN}\""),
             ("body", "omit to send the event's JSON; a mapping is a JSON template with {{contact.email}}, {{field:First Name}}, …; a string is a text template, values encoded for content_type"),
@@ -159,8 +221,9 @@ package final class HTTPForwardHandler: ContactHandler {
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
                 throw urlNode.error("expected an http:// or https:// URL, got '\(RedactedURL(url))'")
             }
+            let urlTemplate = try URLTemplate.compile(url, at: urlNode)
             do {
-                _ = try HTTPClient.Request(url: url)
+                _ = try HTTPClient.Request(url: urlTemplate?.sample ?? url)
             } catch {
                 throw urlNode.error("'\(RedactedURL(url))' is not a URL the client can send to (\(error)); percent-encode "
                     + "reserved characters such as @ : / ? # in the user name and password")
@@ -190,7 +253,7 @@ package final class HTTPForwardHandler: ContactHandler {
             }
             return HTTPForwardHandler(
                 name: configuration.name, url: url, method: HTTPMethod(rawValue: methodText), headers: headers,
-                body: body, contentType: contentType, idempotencyHeader: idempotencyHeader, timeout: timeout)
+                body: body, contentType: contentType, idempotencyHeader: idempotencyHeader, timeout: timeout, urlTemplate: urlTemplate)
         }
 
         /// Throws at `node` unless `name` is a header name: RFC 9110 §5.6.2, a non-empty

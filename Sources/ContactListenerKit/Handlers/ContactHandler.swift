@@ -26,10 +26,13 @@ public struct Delivery: Sendable {
     }
 
     /// An event the request path wrote straight to JSON, for sinks and handlers that read
-    /// only `json` (`needsEvent` false): its `event` carries the request and transaction ids.
-    package init(encodedJSON json: [UInt8], requestID: String, transactionID: String?) {
+    /// only `json` (`needsEvent` false): its `event` carries the request and transaction ids
+    /// and the contact's id and email (the spool orders a contact's deliveries by them).
+    package init(encodedJSON json: [UInt8], requestID: String, transactionID: String?, contactID: String? = nil, contactEmail: String? = nil) {
         var event = ContactEvent(metadata: EventMetadata(receivedAt: "", remoteAddress: nil, requestID: requestID, method: "", mode: .structured))
         event.transactionID = transactionID
+        event.contact.id = contactID
+        event.contact.email = contactEmail
         self.event = event
         self.json = json
     }
@@ -91,6 +94,25 @@ extension ContactHandler {
             }
         }
     }
+}
+
+/// A handler's answer for a delivery of a batch it did not try, because the backend asked
+/// it to wait (a 429 for an earlier one): the spool gives the delivery back for a later
+/// claim without counting an attempt, so waiting never makes a dead letter.
+public struct NotAttempted: Error, Sendable, CustomStringConvertible {
+    /// The handler's name.
+    public var handler: String
+    /// Why it was not tried.
+    public var reason: String
+
+    /// A delivery `handler` did not try, for `reason`.
+    public init(handler: String, reason: String) {
+        self.handler = handler
+        self.reason = reason
+    }
+
+    /// `handler 'crm' did not try: …`.
+    public var description: String { "handler '\(handler)' did not try: \(reason)" }
 }
 
 /// A handler's failure to take an event, naming the handler, and whether trying again can help.

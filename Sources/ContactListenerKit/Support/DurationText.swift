@@ -5,7 +5,8 @@ package enum DurationText {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count)
-            if let value = Double(number), value >= 0 { return Int64(value * Double(factor)) }
+            // Finite and within Int64 (about 292 million years): `1e20ms` and `infs` are no duration.
+            if let value = Double(number), value >= 0, value * Double(factor) < 9.2e18 { return Int64(value * Double(factor)) }
         }
         if let value = Int64(text), value >= 0 { return value }
         return nil

@@ -28,6 +28,8 @@ package struct ListenerConfiguration: Sendable {
     package var logLevel: Logger.Level = .info
     /// The durable spool; nil hands events straight to the handlers before the answer.
     package var spool: SpoolConfiguration?
+    /// Each handler's `rate:`, by handler name (only with a spool: it keeps the bucket).
+    package var rates: [String: DeliveryRate] = [:]
     /// Where replays are recognised when there is no spool (nil with a spool, which
     /// deduplicates by itself).
     package var dedup: DedupConfiguration?
@@ -168,6 +170,12 @@ package struct ListenerConfiguration: Sendable {
                 let name = try element["name"]?.string() ?? type
                 guard names.insert(name).inserted else {
                     throw element.error("two handlers are named '\(name)'; give one a 'name:'")
+                }
+                if let rate = element["rate"] {
+                    guard configuration.spool != nil else {
+                        throw rate.error("a rate needs the spool, where events wait their turn (add `spool: data/spool.db`); without one each request would wait for its handler")
+                    }
+                    configuration.rates[name] = try DeliveryRate(node: rate)
                 }
                 configuration.handlers.append(
                     HandlerConfiguration(type: type, name: name, options: element, baseDirectory: baseDirectory))

@@ -59,7 +59,8 @@ package struct SpoolSink: EventSink {
     package func accept(_ delivery: Delivery, dedupKey: @autoclosure () -> String?) throws -> Acceptance {
         let item = Spool.Item(
             dedupKey: dedupKey(), transactionID: delivery.event.transactionID,
-            requestID: delivery.event.metadata.requestID, json: delivery.json)
+            requestID: delivery.event.metadata.requestID, json: delivery.json,
+            contactKey: Spool.contactKey(id: delivery.event.contact.id, email: delivery.event.contact.email))
         do {
             switch try writer.store(item) {
             case .stored:

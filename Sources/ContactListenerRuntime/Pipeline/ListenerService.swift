@@ -31,7 +31,7 @@ package final class ListenerService: Sendable {
                     file: configuration.source, line: nil, key: "spool.path",
                     reason: "can't open the spool \(spoolConfiguration.path): \(error); check the folder exists and is writable")
             }
-            let dispatcher = Dispatcher(spool: spool, handlers: handlers, logger: logger, owner: RequestIDGenerator().next())
+            let dispatcher = Dispatcher(spool: spool, handlers: handlers, logger: logger, owner: RequestIDGenerator().next(), rates: configuration.rates)
             self.spool = spool
             self.dispatcher = dispatcher
             replayGuard = nil

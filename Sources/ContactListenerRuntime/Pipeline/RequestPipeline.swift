@@ -138,7 +138,9 @@ package final class RequestPipeline: Sendable {
     /// when a handler reads that before the answer.
     private func delivery(of encoded: EventEncoder.Output, requestID: String) throws(PipelineError) -> Delivery {
         guard sink.needsEvent else {
-            return Delivery(encodedJSON: encoded.json, requestID: requestID, transactionID: encoded.transactionID)
+            return Delivery(
+                encodedJSON: encoded.json, requestID: requestID, transactionID: encoded.transactionID,
+                contactID: encoded.contactID, contactEmail: encoded.contactEmail)
         }
         do {
             return Delivery(event: try ContactEvent(storedJSON: encoded.json), json: encoded.json)

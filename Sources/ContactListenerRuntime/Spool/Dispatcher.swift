@@ -11,6 +11,8 @@ package final class Dispatcher: @unchecked Sendable {
     private let handlers: [any ContactHandler]
     private let logger: Logger
     private let owner: String
+    /// Each rate-limited handler's `rate:`, by name.
+    private let rates: [String: DeliveryRate]
     /// Claims made so far: numbers each claim's lease name.
     private let claimsMade = Atomic<Int>(0)
     private let heartbeatThread: BatchLease.ThreadStarter
@@ -20,17 +22,22 @@ package final class Dispatcher: @unchecked Sendable {
     private var threads: [WorkerThread] = []
     private var lastPurge: Int64 = 0
 
-    /// A dispatcher for `handlers` over `spool`; `owner` names this process in leases.
-    package convenience init(spool: Spool, handlers: [any ContactHandler], logger: Logger, owner: String) {
-        self.init(spool: spool, handlers: handlers, logger: logger, owner: owner, heartbeatThread: BatchLease.heartbeatThread)
+    /// A dispatcher for `handlers` over `spool`; `owner` names this process in leases;
+    /// `rates` paces the handlers it names.
+    package convenience init(spool: Spool, handlers: [any ContactHandler], logger: Logger, owner: String, rates: [String: DeliveryRate] = [:]) {
+        self.init(spool: spool, handlers: handlers, logger: logger, owner: owner, rates: rates, heartbeatThread: BatchLease.heartbeatThread)
     }
 
     /// The same, with the threads of lease heartbeats started by `heartbeatThread`.
-    init(spool: Spool, handlers: [any ContactHandler], logger: Logger, owner: String, heartbeatThread: @escaping BatchLease.ThreadStarter) {
+    init(
+        spool: Spool, handlers: [any ContactHandler], logger: Logger, owner: String, rates: [String: DeliveryRate] = [:],
+        heartbeatThread: @escaping BatchLease.ThreadStarter
+    ) {
         self.spool = spool
         self.handlers = handlers
         self.logger = logger
         self.owner = owner
+        self.rates = rates
         self.heartbeatThread = heartbeatThread
     }
 
@@ -82,7 +89,7 @@ package final class Dispatcher: @unchecked Sendable {
             purgeIfDue()
             // Nothing due: sleep until the next retry falls due, new events arrive, or a
             // second passes (another process may have queued work).
-            let nextDue = (try? spool.nextDue(handler: handler.name)) ?? nil
+            let nextDue = (try? spool.nextDue(handler: handler.name, rate: rates[handler.name])) ?? nil
             let now = Clock.milliseconds()
             let waitMilliseconds = max(1, min(1_000, (nextDue ?? now + 1_000) - now))
             lock.withLock {
@@ -119,7 +126,7 @@ package final class Dispatcher: @unchecked Sendable {
         let claimedAt = Clock.leaseMilliseconds()
         let claims: [Spool.Claim]
         do {
-            claims = try spool.claim(handler: handler.name, owner: leaseOwner, limit: spool.configuration.batchSize)
+            claims = try spool.claim(handler: handler.name, owner: leaseOwner, limit: spool.configuration.batchSize, rate: rates[handler.name])
         } catch {
             logger.error("spool claim failed", metadata: ["handler": .string(handler.name), "error": .string("\(error)")])
             return 0
@@ -168,6 +175,10 @@ package final class Dispatcher: @unchecked Sendable {
                 results.append((claim.eventID, claim.attempts, .delivered))
             case .failure(let error) where error is BatchLease.Lost:
                 notHanded.append(claim.eventID)
+            case .failure(let error) where error is NotAttempted:
+                // Recorded with the outcomes, in the transaction that records the pause: given
+                // back earlier, another process could claim it before the pause is written.
+                results.append((claim.eventID, claim.attempts, .notAttempted(inDoubt: claim.inDoubt)))
             case .failure(let error):
                 let handlerError = error as? HandlerError
                 let permanent = handlerError?.isPermanent ?? false

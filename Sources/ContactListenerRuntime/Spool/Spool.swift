@@ -32,13 +32,17 @@ package final class Spool: Sendable {
         package var requestID: String
         /// The event's JSON.
         package var json: [UInt8]
+        /// The contact's key (`Spool.contactKey`), or nil when the event names no contact:
+        /// a handler delivers one contact's events in the order they were received.
+        package var contactKey: String?
 
         /// Creates an item.
-        package init(dedupKey: String?, transactionID: String?, requestID: String, json: [UInt8]) {
+        package init(dedupKey: String?, transactionID: String?, requestID: String, json: [UInt8], contactKey: String? = nil) {
             self.dedupKey = dedupKey
             self.transactionID = transactionID
             self.requestID = requestID
             self.json = json
+            self.contactKey = contactKey
         }
     }
 
@@ -106,8 +110,40 @@ package final class Spool: Sendable {
             // more than `maxLease`, so it holds nothing.
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN lease_from INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v3") { db in
+            // Per-contact order: a delivery waits while an earlier one of the same contact to
+            // the same handler is pending or failing. Rows from before carry no key and are
+            // not held (`claim`). The partial index holds just the deliveries that can hold
+            // others up, so the check is one probe.
+            try db.execute(sql: """
+                ALTER TABLE deliveries ADD COLUMN contact_key TEXT;
+                CREATE INDEX deliveries_contact_open ON deliveries(handler, contact_key, event_id)
+                  WHERE contact_key IS NOT NULL AND state IN ('pending', 'failed');
+                """)
+        }
+        migrator.registerMigration("v4") { db in
+            // Each handler's pace, shared by every thread and process: its `rate:` bucket and
+            // a pause a backend asked for (429 with Retry-After). See `claim`.
+            try db.execute(sql: """
+                CREATE TABLE handler_pace (
+                  handler TEXT PRIMARY KEY,
+                  tokens REAL NOT NULL,                   -- the rate's bucket (DeliveryRate) at refilled_at
+                  refilled_at INTEGER NOT NULL,           -- Unix ms
+                  paused_until INTEGER NOT NULL DEFAULT 0 -- Unix ms: nothing is claimed before it
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
+
+    /// The SQL condition "no earlier delivery of the same contact to the same handler is
+    /// pending or failed" for delivery `d` (see `claim`); its terms match the partial index
+    /// `deliveries_contact_open`, so SQLite probes that index.
+    static let notHeldUp = """
+        (d.contact_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM deliveries p WHERE p.handler = d.handler AND p.contact_key = d.contact_key
+          AND p.event_id < d.event_id AND p.contact_key IS NOT NULL AND p.state IN ('pending', 'failed')))
+        """
 
     /// The SQL condition "the delivery's lease is held" at the lease-clock time bound to its
     /// one `?`: taken no later than now, not yet ended, and no longer than `maxLease` (see
@@ -119,6 +155,16 @@ package final class Spool: Sendable {
     package static func dedupKey(_ value: String?) -> String? {
         guard let value, !value.isEmpty else { return nil }
         return SQLKey.hash(value)
+    }
+
+    /// The key a contact's deliveries are ordered by: its platform id as sent, else its
+    /// email (trimmed, lowercased), hashed as the SQL handlers key a contact (`SQLKey`); nil
+    /// when the event names neither. Events of one person sent once with the id and once
+    /// with the email alone have two keys, and are not ordered against each other.
+    package static func contactKey(id: String?, email: String?) -> String? {
+        if let id, !SQLKey.trimmed(id).isEmpty { return SQLKey.contact(id: id) }
+        if let email, !SQLKey.trimmed(email).isEmpty { return SQLKey.contact(email: email) }
+        return nil
     }
 
     // MARK: - Accepting
@@ -148,8 +194,8 @@ package final class Spool: Sendable {
                     arguments: [item.dedupKey, item.transactionID, item.requestID, now, Data(item.json)])
                 let id = db.lastInsertedRowID
                 for handler in handlerNames {
-                    try db.cachedStatement(sql: "INSERT INTO deliveries (event_id, handler, state, next_attempt_at, updated_at) VALUES (?, ?, 'pending', ?, ?)").execute(
-                        arguments: [id, handler, now, now])
+                    try db.cachedStatement(sql: "INSERT INTO deliveries (event_id, handler, state, next_attempt_at, updated_at, contact_key) VALUES (?, ?, 'pending', ?, ?, ?)").execute(
+                        arguments: [id, handler, now, now, item.contactKey])
                 }
                 outcomes.append(.stored(id))
             }
@@ -170,18 +216,40 @@ package final class Spool: Sendable {
     /// lease in the name of `owner`: a name for this claim alone (a later claim by the same
     /// process takes another), which `renewLease`, `release` and `complete` must give.
     ///
+    /// A contact's deliveries go in the order its events were received: one is not claimed
+    /// while an earlier delivery of the same contact to this handler is pending (leased or
+    /// not) or failed, so a claim holds at most one per contact, and an event retried later
+    /// never overwrites a newer one in the CRM. Other contacts do not wait. A dead letter
+    /// no longer holds its contact up: the events behind it go on (README, "Delivering to
+    /// a CRM"); retried by hand, it is delivered after them.
+    ///
+    /// The handler's pace limits the claim: nothing while a backend's pause runs
+    /// (`complete` records one from a `Retry-After`), and with a `rate`, no more than the
+    /// whole tokens its bucket holds, which the claim takes in the same transaction.
+    ///
     /// `leaseNow` (given by tests) is read once the write lock is ours: a reading taken
     /// before waiting for it could be older than the start of a lease another process took
     /// meanwhile, which would look taken before a reboot and be claimed a second time.
     package func claim(
         handler: String, owner: String, limit: Int, now: Int64 = Clock.milliseconds(), leaseNow: Int64? = nil,
-        only eventIDs: [Int64]? = nil
+        only eventIDs: [Int64]? = nil, rate: DeliveryRate? = nil
     ) throws -> [Claim] {
         try database.write { db in
+            let pace = try Self.pace(of: handler, in: db, now: now)
+            if let pace, pace.pausedUntil > now { return [] }
+            var limit = limit
+            var tokens: Double? = nil
+            if let rate {
+                let available = pace.map { rate.tokens($0.tokens, refilledAt: $0.refilledAt, now: now) } ?? DeliveryRate.capacity
+                limit = min(limit, Int(available))
+                if limit <= 0 { return [] }
+                tokens = available
+            }
             let leaseNow = leaseNow ?? Clock.leaseMilliseconds()
             var sql = """
                 SELECT d.event_id, d.attempts, d.lease_owner, e.request_id, e.json FROM deliveries d JOIN events e ON e.id = d.event_id
                 WHERE d.handler = ? AND d.state IN ('pending', 'failed') AND d.next_attempt_at <= ? AND NOT \(Self.leaseHeld)
+                AND \(Self.notHeldUp)
                 """
             var arguments: StatementArguments = [handler, now, leaseNow]
             if let eventIDs {
@@ -206,8 +274,35 @@ package final class Spool: Sendable {
                     eventID: id, requestID: (row["request_id"] as String?) ?? "", json: json, attempts: attempts,
                     inDoubt: previousOwner != nil || attempts > 0))
             }
+            if let tokens, !claims.isEmpty {
+                try db.cachedStatement(sql: """
+                    INSERT INTO handler_pace (handler, tokens, refilled_at) VALUES (?, ?, ?)
+                    ON CONFLICT (handler) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at
+                    """).execute(arguments: [handler, tokens - Double(claims.count), now])
+            }
             return claims
         }
+    }
+
+    /// A handler's row of `handler_pace`.
+    private struct Pace {
+        var tokens: Double
+        var refilledAt: Int64
+        var pausedUntil: Int64
+    }
+
+    /// The handler's pace at `now`, so that no step of the wall clock stops a handler: a
+    /// pause ending further ahead than `maxPause` (recording caps it at that) was recorded
+    /// while the clock ran ahead, and holds nothing; a bucket refilled "in the future" (the
+    /// clock went back) counts as refilled now, holding one token: one delivery, then the pace.
+    private static func pace(of handler: String, in db: Database, now: Int64) throws -> Pace? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT tokens, refilled_at, paused_until FROM handler_pace WHERE handler = ?"), arguments: [handler])
+            .map { row in
+                let refilledAt: Int64 = row["refilled_at"]
+                let pausedUntil: Int64 = row["paused_until"]
+                let tokens: Double = refilledAt > now ? DeliveryRate.capacity : row["tokens"]
+                return Pace(tokens: tokens, refilledAt: min(refilledAt, now), pausedUntil: pausedUntil > now + maxPause ? 0 : pausedUntil)
+            }
     }
 
     /// Extends the lease of claim `owner` on `eventIDs` to one lease period from `leaseNow`,
@@ -248,9 +343,16 @@ package final class Spool: Sendable {
         /// The handler stored the event.
         case delivered
         /// The handler failed; `permanent` skips the remaining retries, `retryAfter` (ms)
-        /// lengthens the wait when the backend asked for it.
+        /// lengthens the wait when the backend asked for it (and pauses the handler).
         case failed(String, permanent: Bool, retryAfter: Int64? = nil)
+        /// The handler did not try (the backend asked it to wait): no attempt is counted,
+        /// and the delivery is in doubt next time only if this claim's was (`inDoubt`).
+        case notAttempted(inDoubt: Bool)
     }
+
+    /// The longest a backend's pause holds a handler (the http handler caps what a backend
+    /// asks for at the same).
+    static let maxPause: Int64 = 3_600_000
 
     /// Records the outcome of claim `owner`'s attempts: delivered, failed (retry on the
     /// schedule) or dead. Only deliveries the claim still holds change: returns the others,
@@ -292,8 +394,24 @@ package final class Spool: Sendable {
                     let state: DeliveryState = delay == nil ? .dead : .failed
                     try db.cachedStatement(sql: "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, lease_owner = NULL, last_error = ?, updated_at = ? WHERE event_id = ? AND handler = ? AND lease_owner = ?").execute(
                         arguments: [state.rawValue, attempts + 1, now + (delay ?? 0), String(error.prefix(2000)), now, eventID, handler, owner])
+                case .notAttempted(let inDoubt):
+                    // The lease ends; the owner stays only to keep an earlier doubt.
+                    try db.cachedStatement(sql: "UPDATE deliveries SET lease_until = 0, lease_owner = CASE WHEN ? THEN lease_owner ELSE NULL END, updated_at = ? WHERE event_id = ? AND handler = ? AND lease_owner = ?").execute(
+                        arguments: [inDoubt, now, eventID, handler, owner])
                 }
                 if db.changesCount == 0 { lost.append(eventID) }
+            }
+            // A backend that asked to wait (429 or 503 with Retry-After) is asked nothing until
+            // then, for any event: one event's wait would not slow the others down.
+            let pause = results.compactMap { result -> Int64? in
+                if case .failed(_, false, let retryAfter?) = result.result, retryAfter > 0 { return retryAfter }
+                return nil
+            }.max()
+            if let pause {
+                try db.cachedStatement(sql: """
+                    INSERT INTO handler_pace (handler, tokens, refilled_at, paused_until) VALUES (?, 0, ?, ?)
+                    ON CONFLICT (handler) DO UPDATE SET paused_until = MAX(paused_until, excluded.paused_until)
+                    """).execute(arguments: [handler, now, now + min(pause, Self.maxPause)])
             }
             return .commit
         }
@@ -301,16 +419,25 @@ package final class Spool: Sendable {
     }
 
     /// When the next delivery for `handler` falls due (Unix ms), or nil when none is waiting:
-    /// its next attempt, or the end of the lease that holds it if that is later. The clocks
+    /// its next attempt, or the end of the lease that holds it if that is later. A delivery
+    /// held up behind an earlier one of its contact does not count: the earlier one does.
+    /// The handler's pace can make it later: a backend's pause, or the next token of `rate`. The clocks
     /// (given by tests) are read inside the read transaction, as `claim` reads them.
-    package func nextDue(handler: String, now: Int64? = nil, leaseNow: Int64? = nil) throws -> Int64? {
+    package func nextDue(handler: String, now: Int64? = nil, leaseNow: Int64? = nil, rate: DeliveryRate? = nil) throws -> Int64? {
         try database.read { db in
             let leaseNow = leaseNow ?? Clock.leaseMilliseconds()
             let now = now ?? Clock.milliseconds()
-            return try Int64.fetchOne(db.cachedStatement(sql: """
+            guard var due = try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT MIN(CASE WHEN \(Self.leaseHeld) THEN MAX(d.next_attempt_at, ? + d.lease_until - ?) ELSE d.next_attempt_at END)
-                FROM deliveries d WHERE d.handler = ? AND d.state IN ('pending', 'failed')
-                """), arguments: [leaseNow, now, leaseNow, handler])
+                FROM deliveries d WHERE d.handler = ? AND d.state IN ('pending', 'failed') AND \(Self.notHeldUp)
+                """), arguments: [leaseNow, now, leaseNow, handler]) else { return nil }
+            guard let pace = try Self.pace(of: handler, in: db, now: now) else { return due }
+            due = max(due, pace.pausedUntil)
+            if let rate {
+                let tokens = rate.tokens(pace.tokens, refilledAt: pace.refilledAt, now: now)
+                due = max(due, rate.nextToken(tokens, refilledAt: now))
+            }
+            return due
         }
     }
 

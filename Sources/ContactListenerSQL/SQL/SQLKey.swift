@@ -21,10 +21,10 @@ package enum SQLKey {
     }
 
     /// The contact's own key when it has a platform id.
-    static func contact(id: String) -> String { hash("id:" + id) }
+    package static func contact(id: String) -> String { hash("id:" + id) }
 
     /// The key of a contact known only by its email (compared trimmed and lowercased).
-    static func contact(email: String) -> String { hash("email:" + normalized(email: email)) }
+    package static func contact(email: String) -> String { hash("email:" + normalized(email: email)) }
 
     /// The hash of an email as the `contacts.email_hash` lookup column holds it.
     static func email(_ email: String) -> String { hash(normalized(email: email)) }
@@ -43,7 +43,7 @@ package enum SQLKey {
     }
 
     /// `text` without leading and trailing spaces, tabs and line breaks.
-    static func trimmed(_ text: String) -> Substring {
+    package static func trimmed(_ text: String) -> Substring {
         let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
         guard let first = text.firstIndex(where: { !isBlank($0) }), let last = text.lastIndex(where: { !isBlank($0) }) else {
             return ""

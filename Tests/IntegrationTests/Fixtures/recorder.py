@@ -25,6 +25,12 @@ according to a plan the test writes (and may rewrite while it runs).
   "count_by": a request header (e.g. "Idempotency-Key") whose values keep counters of their
   own, so that a plan like "fail twice, then 200" holds for every event however their
   attempts interleave; "index" is then per path and header value.
+  "bodies": [{"contains": "tx-a1", "steps": [...]}, ...]: the first entry whose text the
+  request body contains picks the steps (before "paths" and "steps"), with a counter of its
+  own, so one event can fail while the others succeed.
+  "window": {"count": 22, "seconds": 1}: a CRM's rate limit, as a sliding window; a
+  request that would make more than "count" within "seconds" is answered 429 (and recorded
+  so) whatever the steps say.
 - SIGTERM or SIGINT ends it.
 """
 import argparse
@@ -37,7 +43,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"plan_text": None, "counters": {}}
+STATE = {"plan_text": None, "counters": {}, "window": []}
 
 
 def load_plan(path):
@@ -49,8 +55,20 @@ def load_plan(path):
     return text
 
 
-def pick(plan, path, index):
-    steps = plan.get("paths", {}).get(path, plan.get("steps", [{"status": 200}]))
+def matching_body(plan, body):
+    """The first "bodies" entry whose "contains" text is in the body, or None."""
+    text = body.decode("utf-8", errors="replace")
+    for entry in plan.get("bodies", []):
+        if entry.get("contains") and entry["contains"] in text:
+            return entry
+    return None
+
+
+def pick(plan, path, index, entry=None):
+    if entry is not None:
+        steps = entry.get("steps", [{"status": 200}])
+    else:
+        steps = plan.get("paths", {}).get(path, plan.get("steps", [{"status": 200}]))
     remaining = index
     for step in steps:
         times = step.get("times")
@@ -63,6 +81,10 @@ def pick(plan, path, index):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "recorder/1"
+    # The head and the body go out in two writes: with Nagle's algorithm the body waits for
+    # the client's delayed ACK of the head, 40 ms per request on a kept-alive connection,
+    # which capped the recorder near 22 requests/s.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # quiet: the JSON log is the record
         pass
@@ -77,16 +99,27 @@ class Handler(BaseHTTPRequestHandler):
             if text != STATE["plan_text"]:
                 STATE["plan_text"] = text
                 STATE["counters"] = {}
+                STATE["window"] = []
             try:
                 plan = json.loads(text or "{}")
             except ValueError:
                 plan = {}
-            counter = path
+            entry = matching_body(plan, body)
+            counter = path if entry is None else "body\n" + entry["contains"]
             if plan.get("count_by"):
-                counter = path + "\n" + (self.headers.get(plan["count_by"]) or "")
+                counter = counter + "\n" + (self.headers.get(plan["count_by"]) or "")
             index = STATE["counters"].get(counter, 0)
             STATE["counters"][counter] = index + 1
-            step = pick(plan, path, index)
+            step = pick(plan, path, index, entry)
+            window = plan.get("window")
+            if window:
+                seconds = float(window["seconds"])
+                recent = [t for t in STATE["window"] if t > received - seconds]
+                if len(recent) >= int(window["count"]):
+                    step = {"status": 429, "body": "{\"message\":\"rate limit exceeded\"}"}
+                else:
+                    recent.append(received)
+                STATE["window"] = recent
             status = int(step.get("status", 200))
             record = {
                 "time": received, "method": self.command, "path": self.path,
