@@ -124,6 +124,48 @@ struct SpoolOrderTests {
         }
     }
 
+    @Test("a contact's waiting events are parked behind the open one, and the next is due when it ends (delivered or dead)")
+    func waitingEventsAreParked() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cl-order-park-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let spool = try Spool(configuration: SpoolConfiguration(path: "\(folder)/spool.db"), handlerNames: ["crm"])
+        defer { spool.close() }
+        let now = Clock.milliseconds()
+        // 1,000 events of one contact, then one of another: the other's is claimed at once,
+        // without the claim scanning through the 999 waiting ones.
+        let items = (0..<1_000).map { Spool.Item(dedupKey: nil, transactionID: "a\($0)", requestID: "r\($0)", json: Array("{}".utf8), contactKey: "A") }
+            + [Spool.Item(dedupKey: nil, transactionID: "b", requestID: "rb", json: Array("{}".utf8), contactKey: "B")]
+        _ = try spool.store(items, now: now)
+        func due() throws -> [Int64] {
+            try spool.database.read { db in try Int64.fetchAll(db, sql: "SELECT next_attempt_at FROM deliveries ORDER BY event_id") }
+        }
+        var times = try due()
+        #expect(times[0] == now && times[1_000] == now, "the first of each contact is due")
+        #expect(times[1..<1_000].allSatisfy { $0 == Spool.parked }, "the rest of A's wait, parked")
+        let first = try spool.claim(handler: "crm", owner: "o1", limit: 10, now: now)
+        #expect(first.map(\.eventID).count == 2)
+        _ = try spool.complete(handler: "crm", owner: "o1", results: first.map { ($0.eventID, $0.attempts, .delivered) }, now: now + 5)
+        times = try due()
+        #expect(times[1] == now + 5 && times[2..<1_000].allSatisfy { $0 == Spool.parked }, "A's second is due once A's first is delivered")
+        // A dead letter ends its delivery too.
+        let second = try spool.claim(handler: "crm", owner: "o2", limit: 10, now: now + 5)
+        #expect(second.count == 1)
+        _ = try spool.complete(handler: "crm", owner: "o2", results: second.map { ($0.eventID, $0.attempts, .failed("400", permanent: true)) }, now: now + 6)
+        times = try due()
+        #expect(times[2] == now + 6 && times[3..<1_000].allSatisfy { $0 == Spool.parked }, "A's third is due once A's second is dead")
+        // A failure to be retried does not.
+        let third = try spool.claim(handler: "crm", owner: "o3", limit: 10, now: now + 6)
+        _ = try spool.complete(handler: "crm", owner: "o3", results: third.map { ($0.eventID, $0.attempts, .failed("500", permanent: false)) }, now: now + 7)
+        #expect(try due()[3] == Spool.parked, "A's fourth waits while A's third is failing")
+        #expect(try spool.wakeParked(handler: "crm", now: now + 8) == 0, "nothing is parked behind nothing")
+        // A parked delivery left behind nothing (an older binary ended the one ahead): the
+        // safety net sets it due, and only it.
+        try spool.database.write { db in try db.execute(sql: "UPDATE deliveries SET state = 'delivered' WHERE event_id = ?", arguments: [third[0].eventID]) }
+        #expect(try spool.wakeParked(handler: "crm", now: now + 9) == 1)
+        times = try due()
+        #expect(times[3] == now + 9 && times[4..<1_000].allSatisfy { $0 == Spool.parked })
+    }
+
     @Test("the check that holds a contact's later events is one probe of the partial index")
     func holdUpCheckUsesItsIndex() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cl-order-plan-\(UUID().uuidString)").path

@@ -43,6 +43,7 @@ package final class Dispatcher: @unchecked Sendable {
 
     /// Starts one delivery thread per handler (FastCGI mode); resumes pending work at once.
     package func start() throws {
+        wakeParked()
         for handler in handlers {
             threads.append(try WorkerThread { [self] in run(handler) })
         }
@@ -70,6 +71,7 @@ package final class Dispatcher: @unchecked Sendable {
     /// (monotonic ns) passes; for CGI mode and `contact-listener drain`. Returns attempts made.
     @discardableResult
     package func drain(until deadline: UInt64) -> Int {
+        wakeParked()
         var attempts = 0
         for handler in handlers {
             while Timestamp.monotonicNanoseconds() < deadline {
@@ -99,6 +101,18 @@ package final class Dispatcher: @unchecked Sendable {
         }
     }
 
+    /// Sets due any parked delivery nothing is ahead of any more (`Spool.wakeParked`).
+    private func wakeParked() {
+        for handler in handlers {
+            do {
+                let woken = try spool.wakeParked(handler: handler.name)
+                if woken > 0 { logger.warning("woke deliveries parked behind none", metadata: ["handler": .string(handler.name), "count": .stringConvertible(woken)]) }
+            } catch {
+                logger.warning("spool wake-up of parked deliveries failed", metadata: ["handler": .string(handler.name), "error": .string("\(error)")])
+            }
+        }
+    }
+
     /// Deletes delivered events past `retention`, at most once an hour (any thread may do it).
     private func purgeIfDue() {
         let now = Clock.milliseconds()
@@ -108,6 +122,7 @@ package final class Dispatcher: @unchecked Sendable {
             return true
         }
         guard due else { return }
+        wakeParked()
         do {
             let purged = try spool.purgeDelivered(receivedBefore: now - spool.configuration.retention)
             if purged > 0 { logger.info("purged delivered events past retention", metadata: ["count": .stringConvertible(purged)]) }

@@ -136,6 +136,13 @@ package final class Spool: Sendable {
         return migrator
     }
 
+    /// `next_attempt_at` of a delivery stored behind an open delivery of its contact
+    /// (9999-12-31T23:59:59Z): it sorts after every due delivery, so a claim never scans
+    /// through a contact's waiting events (thousands of them would make each claim slower by
+    /// as many probes), and `complete` sets it due when the delivery ahead ends. `notHeldUp`
+    /// still decides; parking only keeps the waiting ones out of the claim's way.
+    static let parked: Int64 = 253_402_300_799_000
+
     /// The SQL condition "no earlier delivery of the same contact to the same handler is
     /// pending or failed" for delivery `d` (see `claim`); its terms match the partial index
     /// `deliveries_contact_open`, so SQLite probes that index.
@@ -194,8 +201,15 @@ package final class Spool: Sendable {
                     arguments: [item.dedupKey, item.transactionID, item.requestID, now, Data(item.json)])
                 let id = db.lastInsertedRowID
                 for handler in handlerNames {
+                    // Behind an open delivery of the same contact: parked until that one ends.
+                    var due = now
+                    if let key = item.contactKey, try Bool.fetchOne(db.cachedStatement(sql: """
+                        SELECT 1 FROM deliveries WHERE handler = ? AND contact_key = ? AND contact_key IS NOT NULL AND state IN ('pending', 'failed') LIMIT 1
+                        """), arguments: [handler, key]) != nil {
+                        due = Self.parked
+                    }
                     try db.cachedStatement(sql: "INSERT INTO deliveries (event_id, handler, state, next_attempt_at, updated_at, contact_key) VALUES (?, ?, 'pending', ?, ?, ?)").execute(
-                        arguments: [id, handler, now, now, item.contactKey])
+                        arguments: [id, handler, due, now, item.contactKey])
                 }
                 outcomes.append(.stored(id))
             }
@@ -385,6 +399,8 @@ package final class Spool: Sendable {
         var lost: [Int64] = []
         try db.inTransaction(.immediate) {
             for (eventID, attempts, result) in results {
+                // Delivered or dead: the delivery is over, and its contact's next may go.
+                var ended = true
                 switch result {
                 case .delivered:
                     try db.cachedStatement(sql: "UPDATE deliveries SET state = 'delivered', attempts = ?, lease_until = 0, lease_owner = NULL, last_error = NULL, updated_at = ? WHERE event_id = ? AND handler = ? AND lease_owner = ?").execute(
@@ -392,14 +408,26 @@ package final class Spool: Sendable {
                 case .failed(let error, let permanent, let retryAfter):
                     let delay = permanent ? nil : configuration.retry.delay(afterAttempts: attempts + 1).map { max($0, retryAfter ?? 0) }
                     let state: DeliveryState = delay == nil ? .dead : .failed
+                    ended = state == .dead
                     try db.cachedStatement(sql: "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, lease_owner = NULL, last_error = ?, updated_at = ? WHERE event_id = ? AND handler = ? AND lease_owner = ?").execute(
                         arguments: [state.rawValue, attempts + 1, now + (delay ?? 0), String(error.prefix(2000)), now, eventID, handler, owner])
                 case .notAttempted(let inDoubt):
+                    ended = false
                     // The lease ends; the owner stays only to keep an earlier doubt.
                     try db.cachedStatement(sql: "UPDATE deliveries SET lease_until = 0, lease_owner = CASE WHEN ? THEN lease_owner ELSE NULL END, updated_at = ? WHERE event_id = ? AND handler = ? AND lease_owner = ?").execute(
                         arguments: [inDoubt, now, eventID, handler, owner])
                 }
-                if db.changesCount == 0 { lost.append(eventID) }
+                if db.changesCount == 0 {
+                    lost.append(eventID)
+                } else if ended {
+                    // The contact's next waiting delivery to this handler is due now.
+                    try db.cachedStatement(sql: """
+                        UPDATE deliveries SET next_attempt_at = ? WHERE handler = ? AND next_attempt_at = ? AND event_id = (
+                          SELECT MIN(p.event_id) FROM deliveries p WHERE p.handler = ? AND p.contact_key IS NOT NULL
+                          AND p.contact_key = (SELECT contact_key FROM deliveries WHERE event_id = ? AND handler = ?)
+                          AND p.state IN ('pending', 'failed'))
+                        """).execute(arguments: [now, handler, Self.parked, handler, eventID, handler])
+                }
             }
             // A backend that asked to wait (429 or 503 with Retry-After) is asked nothing until
             // then, for any event: one event's wait would not slow the others down.
@@ -511,6 +539,27 @@ package final class Spool: Sendable {
                 UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = 0, lease_owner = NULL, updated_at = ?
                 WHERE \(conditions.joined(separator: " AND "))
                 """, arguments: arguments)
+            return db.changesCount
+        }
+    }
+
+    /// Sets due every parked delivery of `handler` that no open delivery of its contact is
+    /// ahead of any more (none should be: `complete` wakes the next one; this is the safety
+    /// net, run when a dispatcher starts and every hour). Returns how many it woke. A read
+    /// comes first, so that nothing is written (and synced) when there is nothing to do.
+    @discardableResult
+    package func wakeParked(handler: String, now: Int64 = Clock.milliseconds()) throws -> Int {
+        let orphans = """
+            d.handler = ? AND d.state = 'pending' AND d.next_attempt_at = ? AND \(Self.notHeldUp)
+            """
+        let found = try database.read { db in
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM deliveries d WHERE \(orphans) LIMIT 1"), arguments: [handler, Self.parked]) != nil
+        }
+        guard found else { return 0 }
+        return try database.write { db in
+            try db.execute(sql: """
+                UPDATE deliveries SET next_attempt_at = ? WHERE (event_id, handler) IN (SELECT d.event_id, d.handler FROM deliveries d WHERE \(orphans))
+                """, arguments: [now, handler, Self.parked])
             return db.changesCount
         }
     }
