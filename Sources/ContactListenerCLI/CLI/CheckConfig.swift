@@ -103,6 +103,7 @@ extension ContactListener {
                 print("\(factory.type): \(factory.summary)")
                 print("  name: a unique name for logs and the spool (default: the type)")
                 print("  map: rename or drop custom fields first, e.g. {fields: {\"First Name\": first_name, \"17\": company}, drop: [Notes]}")
+                print("  rate: with a spool, at most this many deliveries per period, evenly paced, e.g. 10/s or 190/10s (a 429's wait pauses the handler anyway)")
                 for option in factory.options { print("  \(option.name): \(option.help)") }
                 print("")
             }
