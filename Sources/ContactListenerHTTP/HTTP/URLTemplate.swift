@@ -9,8 +9,6 @@ import ContactListenerKit
 /// inside its segment. A missing or blank value, or a path that comes out with a `.` or
 /// `..` segment (§3.3: another resource), fails the delivery for good: a retry can't change it.
 package struct URLTemplate: Sendable, Equatable {
-    /// The URL as configured, with its placeholders.
-    package let text: String
     private let pieces: [BodyTemplate.Piece]
 
     /// Compiles `text` when it holds a placeholder; nil when it holds none.
@@ -22,7 +20,7 @@ package struct URLTemplate: Sendable, Equatable {
         guard let pathStart = afterScheme.firstIndex(of: "/"), let first = text.range(of: "{{"), first.lowerBound > pathStart else {
             throw node.error("a {{…}} in url may only stand in the path or the query, after the host (a contact's value must never choose where the request goes)")
         }
-        return URLTemplate(text: text, pieces: pieces)
+        return URLTemplate(pieces: pieces)
     }
 
     /// The URL with `x` for every placeholder: what `check-config` hands the HTTP client to check.
@@ -41,7 +39,7 @@ package struct URLTemplate: Sendable, Equatable {
                 // Blank as sent is missing, whatever a transform makes of it (the MD5 of "").
                 guard let sent = placeholder.innermost.value(in: delivery), !sent.trimmingCharacters(in: " \t\r\n").isEmpty,
                       let value = placeholder.value(in: delivery), !value.isEmpty else { return .failure(.missing(placeholder)) }
-                url += Self.percentEncoded(value)
+                url += BodyTemplate.percentEncode(value)
             }
         }
         // A dot segment, from one value or from values and text together, names another resource.
@@ -66,22 +64,5 @@ package struct URLTemplate: Sendable, Equatable {
             case .dotSegment: return "a {{…}} in url makes a '.' or '..' path segment, which would name another resource"
             }
         }
-    }
-
-    /// Every byte but RFC 3986's unreserved ones (`A-Z a-z 0-9 - . _ ~`) as `%XX`.
-    static func percentEncoded(_ value: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var output: [UInt8] = []
-        output.reserveCapacity(value.utf8.count * 3)
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                output.append(byte)
-            default:
-                output += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
-            }
-        }
-        return String(decoding: output, as: UTF8.self)
     }
 }

@@ -102,12 +102,10 @@ final class ReplayGuard: Sendable {
     private final class Store: @unchecked Sendable {
         private let lock = Mutex<Void>(())
         let connection: SQLiteFile.Connection
-        let begin, commit, claim, state, stored, release, purge: SQLiteFile.Statement
+        let claim, state, stored, release, purge: SQLiteFile.Statement
 
         init(_ connection: SQLiteFile.Connection) throws {
             self.connection = connection
-            begin = try connection.prepare("BEGIN IMMEDIATE TRANSACTION")
-            commit = try connection.prepare("COMMIT TRANSACTION")
             // One statement in the common case: the key is new, or its last claim is stale
             // (stored before the window, or pending past `staleClaim`), so it is ours.
             claim = try connection.prepare("""
@@ -124,19 +122,6 @@ final class ReplayGuard: Sendable {
         /// Runs `body` with the connection to itself.
         func locked<T: Sendable>(_ body: (Store) throws -> T) throws -> T {
             try lock.withLock { _ in try body(self) }
-        }
-
-        /// Runs `body` in one `BEGIN IMMEDIATE` transaction.
-        func inTransaction<T>(_ body: () throws -> T) throws -> T {
-            try begin.run()
-            do {
-                let result = try body()
-                try commit.run()
-                return result
-            } catch {
-                if connection.isInsideTransaction { try? connection.execute("ROLLBACK TRANSACTION") }
-                throw error
-            }
         }
     }
 
@@ -163,7 +148,7 @@ final class ReplayGuard: Sendable {
             let settles = waiting.take()
             do {
                 return try store.locked { store in
-                    try store.inTransaction {
+                    try store.connection.inTransaction {
                         for settle in settles { _ = try Self.apply(settle, in: store, window: window) }
                         return try operations.map { operation in .success(try Self.apply(operation, in: store, window: window)) }
                     }

@@ -6,7 +6,7 @@ import ContactListenerKit
 /// the same 10 s, twice what a CRM's window allows; an even pace puts at most `count` in
 /// any window of `period`. The bucket lives in the spool (`Spool.claim`), so the FastCGI
 /// threads and every CGI process share it.
-package struct DeliveryRate: Sendable, Equatable, CustomStringConvertible {
+package struct DeliveryRate: Sendable, Equatable {
     /// Deliveries per period.
     package var count: Int
     /// The period in milliseconds.
@@ -38,9 +38,6 @@ package struct DeliveryRate: Sendable, Equatable, CustomStringConvertible {
         }
         self = rate
     }
-
-    /// `190/10000ms`.
-    package var description: String { "\(count)/\(period)ms" }
 
     /// The bucket's size: one token, an even pace.
     package static let capacity = 1.0

@@ -106,8 +106,7 @@ package enum SQLiteFile {
     /// Applies the migrations `connection` lacks, in one `BEGIN IMMEDIATE` transaction: the
     /// check runs under the write lock, so two processes never both apply one.
     private static func migrate(_ connection: Connection, _ migrations: [(identifier: String, sql: String)]) throws {
-        try connection.execute("BEGIN IMMEDIATE TRANSACTION")
-        do {
+        try connection.inTransaction {
             try connection.execute("CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
             let isApplied = try connection.prepare("SELECT 1 FROM grdb_migrations WHERE identifier = ?1")
             let record = try connection.prepare("INSERT INTO grdb_migrations (identifier) VALUES (?1)")
@@ -118,10 +117,6 @@ package enum SQLiteFile {
                 try record.bind(1, migration.identifier)
                 try record.run()
             }
-            try connection.execute("COMMIT TRANSACTION")
-        } catch {
-            if connection.isInsideTransaction { try? connection.execute("ROLLBACK TRANSACTION") }
-            throw error
         }
     }
 
@@ -212,6 +207,29 @@ package enum SQLiteFile {
             let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
             guard code == SQLITE_OK, let statement else { throw failure(code, sql: sql) }
             return Statement(connection: self, handle: statement, sql: sql)
+        }
+
+        /// BEGIN and COMMIT, prepared on first use and kept (a transaction per request must not
+        /// parse them each time).
+        private var begin: Statement?
+        private var commit: Statement?
+
+        /// Runs `body` in one `BEGIN IMMEDIATE` transaction: committed if it returns, rolled
+        /// back if it throws.
+        package func inTransaction<T>(_ body: () throws -> T) throws -> T {
+            let begin = try self.begin ?? prepare("BEGIN IMMEDIATE TRANSACTION")
+            let commit = try self.commit ?? prepare("COMMIT TRANSACTION")
+            self.begin = begin
+            self.commit = commit
+            try begin.run()
+            do {
+                let result = try body()
+                try commit.run()
+                return result
+            } catch {
+                if isInsideTransaction { try? execute("ROLLBACK TRANSACTION") }
+                throw error
+            }
         }
 
         /// Rows changed by the last INSERT, UPDATE or DELETE.
