@@ -37,6 +37,12 @@ let package = Package(
             pkgConfig: "libmariadb",
             providers: [.apt(["libmariadb-dev"])]
         ),
+        // Debian's libsodium-dev (argon2id); only Console/PasswordHash.swift imports it.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
         // The request and the contact event: decoding exactly as PHP's $_POST, the event
         // model and its JSON. No dependency at all: the fuzzers build this folder alone.
         .target(name: "ContactCore"),
@@ -84,7 +90,8 @@ let package = Package(
             ]
         ),
         // The listener: FastCGI and CGI gateways, verification, the request pipeline, the
-        // spool and its dispatcher, the built-in file and command handlers, the status page.
+        // spool and its dispatcher, the built-in file and command handlers, the status page and
+        // the operator's console.
         .target(
             name: "ContactListenerRuntime",
             dependencies: [
@@ -94,6 +101,7 @@ let package = Package(
                 "ListenerSupport",
                 "CFastCGI",
                 "CSpawn",
+                "CSodium",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -4,7 +4,7 @@
 # config into dist/contact-listener-VERSION-linux-x86_64.tar.gz (+ .sha256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh libfcgi-dev libmariadb-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-config binutils python3 file
+bash scripts/install-deps.sh libfcgi-dev libmariadb-dev libsqlite3-dev libsodium-dev libssl-dev zlib1g-dev pkg-config binutils python3 file
 scratch=${SCRATCH:-.build-release}
 # A normal release build, then the static link from its objects (scripts/static-link.sh
 # says how): the same binary as `-Xswiftc -static-executable`, without compiling twice.

@@ -9,7 +9,7 @@ data=$root/data
 run=$data/run
 mkdir -p "$data" "$run" "$data/nginx"
 
-bash scripts/install-deps.sh libfcgi-dev libmariadb-dev libsqlite3-dev pkg-config nginx-light curl sqlite3
+bash scripts/install-deps.sh libfcgi-dev libmariadb-dev libsqlite3-dev libsodium-dev pkg-config nginx-light curl sqlite3
 echo "building (release)…"
 swift build -c release --product contact-listener 2>&1 | tail -1
 bin=$(swift build -c release --show-bin-path)/contact-listener

@@ -60,7 +60,7 @@ sys.stdout.write("\0".join(out) + "\0")
 PY
 )
 archives=()
-for archive in libfcgi.a libmariadb.a libsqlite3.a libssl.a libcrypto.a libz.a; do archives+=(-Xlinker "-l:$archive"); done
+for archive in libfcgi.a libsodium.a libmariadb.a libsqlite3.a libssl.a libcrypto.a libz.a; do archives+=(-Xlinker "-l:$archive"); done
 # glibc warns that getaddrinfo & co. need its shared NSS modules at run time: known and
 # documented (README: static binary), so only real errors are shown.
 if ! "${link[@]}" -static-executable "$work/StaticAutolink.o" "${archives[@]}" -Xlinker -ldl \

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `make test`: install what the tests need, build, and run the whole suite:
 # unit tests, integration tests (the real binary behind real nginx, Apache, spawn-fcgi,
-# PostgreSQL, MariaDB), the plugin example, and a short fuzzing pass.
+# PostgreSQL, MariaDB; the console in headless Chromium), the plugin example, and a short
+# fuzzing pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh libfcgi-dev libmariadb-dev libsqlite3-dev libssl-dev pkg-config \
+bash scripts/install-deps.sh libfcgi-dev libmariadb-dev libsqlite3-dev libsodium-dev libssl-dev pkg-config \
   nginx-light spawn-fcgi php-cli php-cgi curl sqlite3 postgresql mariadb-server util-linux \
-  apache2-bin libapache2-mod-fcgid systemd file python3 openssl logrotate strace
+  apache2-bin libapache2-mod-fcgid systemd file python3 openssl logrotate strace \
+  chromium chromium-driver python3-selenium
 started=$SECONDS
 swift build --build-tests
 # The plugin example (Examples/CustomHandler) builds in the same scratch folder, so it

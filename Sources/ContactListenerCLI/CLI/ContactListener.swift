@@ -44,7 +44,7 @@ public struct ContactListener: ParsableCommand {
             in the SQLite database ./data/contacts.db). README.md documents every key.
             """,
         version: ContactListener.versionLine,
-        subcommands: [Serve.self, Init.self, SendTest.self, CheckConfig.self, Decode.self, Handlers.self, SpoolCommand.self, Drain.self]
+        subcommands: [Serve.self, Init.self, SendTest.self, CheckConfig.self, Decode.self, Handlers.self, SpoolCommand.self, Drain.self, ConsoleCommand.self]
     )
 
     /// The release version.

@@ -47,9 +47,14 @@ enum Runtime {
 
     /// Prints one line to stderr.
     static func complain(_ message: String) {
-        var line = "contact-listener: \(message)\n"
-        line.withUTF8 { buffer in
-            try? FileSystem.writeAll(2, UnsafeRawBufferPointer(buffer), target: "stderr")
+        write("contact-listener: \(message)\n", to: 2)
+    }
+
+    /// Writes `text` to file descriptor `fd` as it is (a prompt, a line).
+    static func write(_ text: String, to fd: Int32) {
+        var text = text
+        text.withUTF8 { buffer in
+            try? FileSystem.writeAll(fd, UnsafeRawBufferPointer(buffer), target: fd == 2 ? "stderr" : "stdout")
         }
     }
 }

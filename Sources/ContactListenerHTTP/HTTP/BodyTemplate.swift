@@ -244,7 +244,7 @@ package indirect enum BodyTemplate: Sendable, Equatable {
     }
 
     /// Percent-encodes everything but RFC 3986's unreserved characters (a form value, or a value in a URL template).
-    static func percentEncode(_ text: String) -> String {
+    package static func percentEncode(_ text: String) -> String {
         var output = ""
         for byte in text.utf8 {
             switch byte {

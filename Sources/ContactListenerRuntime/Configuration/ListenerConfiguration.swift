@@ -42,9 +42,12 @@ package struct ListenerConfiguration: Sendable {
     package var pingPath: String?
     /// Who may get an event stored: tokens, signatures, address ranges, methods (`verify:`).
     package var verify: VerificationRules = .none
+    /// The operator's web console (`console:`); nil turns it off. Needs the spool, which
+    /// holds the events it shows and its sessions.
+    package var console: ConsoleConfiguration?
 
     /// The top-level keys a config file may use.
-    package static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool", "verify", "status_path", "ping_path", "log_file", "dedup"]
+    package static let topLevelKeys = ["listen", "socket_mode", "socket_group", "threads", "limits", "handlers", "log_level", "spool", "verify", "status_path", "ping_path", "log_file", "dedup", "console"]
 
     /// The built-in defaults: the embedded SQLite database `./data/contacts.db`, behind the
     /// durable spool `./data/spool.db`.
@@ -154,6 +157,18 @@ package struct ListenerConfiguration: Sendable {
             configuration.dedup = try DedupConfiguration(node: node, baseDirectory: baseDirectory)
         } else {
             configuration.dedup = configuration.spool == nil ? DedupConfiguration(baseDirectory: baseDirectory) : nil
+        }
+        if let console = root["console"] {
+            guard configuration.spool != nil else {
+                throw console.error("the console shows the spool's events and keeps its sessions there; add `spool: data/spool.db`")
+            }
+            let parsed = try ConsoleConfiguration(node: console)
+            for (key, other) in [("status_path", configuration.statusPath), ("ping_path", configuration.pingPath)] {
+                if let other, parsed.serves(other) {
+                    throw console.error("console.path '\(parsed.path)' contains \(key) '\(other)'; give the console a path of its own")
+                }
+            }
+            configuration.console = parsed
         }
         if let handlers = root["handlers"] {
             configuration.handlers = []

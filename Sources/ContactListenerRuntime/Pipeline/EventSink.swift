@@ -60,7 +60,8 @@ package struct SpoolSink: EventSink {
         let item = Spool.Item(
             dedupKey: dedupKey(), transactionID: delivery.event.transactionID,
             requestID: delivery.event.metadata.requestID, json: delivery.json,
-            contactKey: Spool.contactKey(id: delivery.event.contact.id, email: delivery.event.contact.email))
+            contactKey: Spool.contactKey(id: delivery.event.contact.id, email: delivery.event.contact.email),
+            email: Spool.searchEmail(delivery.event.contact.email))
         do {
             switch try writer.store(item) {
             case .stored:

@@ -17,16 +17,23 @@ package final class RequestPipeline: Sendable {
     /// and building the Prometheus registry would cost every CGI request.
     package let board: StatusBoard?
     private let spool: Spool?
+    /// The operator's console, when configured (it needs the spool).
+    private let console: Console?
     private let logger: Logger
     private let requestIDs = RequestIDGenerator()
 
-    /// Creates a pipeline; `spool` feeds the status page's spool section.
+    /// Creates a pipeline; `spool` feeds the status page's spool section and the console.
     package init(configuration: ListenerConfiguration, sink: any EventSink, logger: Logger, spool: Spool? = nil, board: StatusBoard?) {
         self.configuration = configuration
         self.board = board
         self.sink = sink
         self.logger = logger
         self.spool = spool
+        if let settings = configuration.console, let spool {
+            console = Console(listener: configuration, console: settings, spool: spool, board: board, logger: logger)
+        } else {
+            console = nil
+        }
     }
 
     /// The path the request was made to (`REQUEST_URI` without its query).
@@ -38,10 +45,11 @@ package final class RequestPipeline: Sendable {
         return (request.params["SCRIPT_NAME"] ?? "") + (request.params["PATH_INFO"] ?? "")
     }
 
-    /// The ping and status pages, when the request is for one of them.
+    /// The ping and status pages and the console, when the request is for one of them.
     private func servicePage(for request: Request) -> Response? {
-        guard configuration.pingPath != nil || configuration.statusPath != nil else { return nil }
+        guard configuration.pingPath != nil || configuration.statusPath != nil || console != nil else { return nil }
         let path = Self.path(of: request)
+        if let console, console.serves(path) { return console.respond(to: request, path: path) }
         if path == configuration.pingPath {
             return Response(status: 200, body: Array("pong\n".utf8), contentType: "text/plain")
         }

@@ -57,15 +57,7 @@ struct StatusPage {
     var html: String {
         func escape(_ text: String) -> String {
             var output = ""
-            for character in text {
-                switch character {
-                case "<": output += "&lt;"
-                case ">": output += "&gt;"
-                case "&": output += "&amp;"
-                case "\"": output += "&quot;"
-                default: output.append(character)
-                }
-            }
+            HTML.escape(text, into: &output)
             return output
         }
         var rows = [

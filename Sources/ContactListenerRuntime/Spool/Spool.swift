@@ -35,14 +35,18 @@ package final class Spool: Sendable {
         /// The contact's key (`Spool.contactKey`), or nil when the event names no contact:
         /// a handler delivers one contact's events in the order they were received.
         package var contactKey: String?
+        /// The contact's email, trimmed and lowercased (`SQLKey.normalized`), which the
+        /// console searches by; nil when the event has none.
+        package var email: String?
 
         /// Creates an item.
-        package init(dedupKey: String?, transactionID: String?, requestID: String, json: [UInt8], contactKey: String? = nil) {
+        package init(dedupKey: String?, transactionID: String?, requestID: String, json: [UInt8], contactKey: String? = nil, email: String? = nil) {
             self.dedupKey = dedupKey
             self.transactionID = transactionID
             self.requestID = requestID
             self.json = json
             self.contactKey = contactKey
+            self.email = email
         }
     }
 
@@ -133,6 +137,35 @@ package final class Spool: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v5") { db in
+            // The console (docs/console.md): events are found by email, transaction id and
+            // contact without reading their JSON, newest first, by keyset (received_at, id);
+            // its sessions and failed logins live here, shared by FastCGI threads and CGI
+            // processes alike. Session ids are stored as SHA-256 only.
+            try db.execute(sql: """
+                ALTER TABLE events ADD COLUMN email TEXT;
+                ALTER TABLE events ADD COLUMN contact_key TEXT;
+                UPDATE events SET
+                  email = NULLIF(lower(trim(json_extract(CAST(json AS TEXT), '$.contact.email'), char(32, 9, 13, 10))), ''),
+                  contact_key = (SELECT contact_key FROM deliveries d WHERE d.event_id = events.id AND contact_key IS NOT NULL LIMIT 1)
+                  WHERE json_valid(CAST(json AS TEXT));
+                CREATE INDEX events_email ON events(email, received_at) WHERE email IS NOT NULL;
+                CREATE INDEX events_transaction ON events(transaction_id, received_at) WHERE transaction_id IS NOT NULL;
+                CREATE INDEX events_contact ON events(contact_key, received_at) WHERE contact_key IS NOT NULL;
+                CREATE TABLE console_sessions (
+                  id_hash TEXT PRIMARY KEY,            -- SHA-256 of the cookie's token, hex
+                  user TEXT NOT NULL,
+                  csrf TEXT NOT NULL,                  -- the token every POST form carries
+                  created_at INTEGER NOT NULL,         -- Unix ms
+                  seen_at INTEGER NOT NULL             -- Unix ms, refreshed at most once a minute
+                ) WITHOUT ROWID;
+                CREATE TABLE console_failures (
+                  subject TEXT NOT NULL,               -- 'addr:' + client address or 'user:' + name
+                  at INTEGER NOT NULL                  -- Unix ms
+                );
+                CREATE INDEX console_failures_subject ON console_failures(subject, at);
+                """)
+        }
         return migrator
     }
 
@@ -174,6 +207,14 @@ package final class Spool: Sendable {
         return nil
     }
 
+    /// An email as the console searches for it (`events.email`): trimmed and lowercased as
+    /// the SQL handlers compare emails; nil when blank.
+    package static func searchEmail(_ email: String?) -> String? {
+        guard let email else { return nil }
+        let normalized = SQLKey.normalized(email: email)
+        return normalized.isEmpty ? nil : normalized
+    }
+
     // MARK: - Accepting
 
     // The statements below run for every event: they go through the connection's statement
@@ -197,8 +238,8 @@ package final class Spool: Sendable {
                     // Outside the window: the old event no longer claims the key.
                     try db.cachedStatement(sql: "UPDATE events SET dedup_key = NULL WHERE id = ?").execute(arguments: [id])
                 }
-                try db.cachedStatement(sql: "INSERT INTO events (dedup_key, transaction_id, request_id, received_at, json) VALUES (?, ?, ?, ?, ?)").execute(
-                    arguments: [item.dedupKey, item.transactionID, item.requestID, now, Data(item.json)])
+                try db.cachedStatement(sql: "INSERT INTO events (dedup_key, transaction_id, request_id, received_at, json, email, contact_key) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(
+                    arguments: [item.dedupKey, item.transactionID, item.requestID, now, Data(item.json), item.email, item.contactKey])
                 let id = db.lastInsertedRowID
                 for handler in handlerNames {
                     // Behind an open delivery of the same contact: parked until that one ends.

@@ -38,7 +38,7 @@ package enum SQLKey {
 
     /// Emails differ only in case and surrounding blanks as the platform sends them; the
     /// stored value keeps what was sent.
-    private static func normalized(email: String) -> String {
+    package static func normalized(email: String) -> String {
         String(trimmed(email)).lowercased()
     }
 

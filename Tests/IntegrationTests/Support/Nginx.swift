@@ -63,6 +63,24 @@ final class Nginx: Sendable {
         } else {
             pass = "fastcgi_pass \(upstream.nginxUpstream);"
         }
+        let params = """
+            fastcgi_param QUERY_STRING $query_string;
+            fastcgi_param REQUEST_METHOD $request_method;
+            fastcgi_param CONTENT_TYPE $content_type;
+            fastcgi_param CONTENT_LENGTH $content_length;
+            fastcgi_param SCRIPT_NAME $fastcgi_script_name;
+            fastcgi_param REQUEST_URI $request_uri;
+            fastcgi_param DOCUMENT_URI $document_uri;
+            fastcgi_param SERVER_PROTOCOL $server_protocol;
+            fastcgi_param REQUEST_SCHEME $scheme;
+            fastcgi_param GATEWAY_INTERFACE CGI/1.1;
+            fastcgi_param SERVER_SOFTWARE nginx/$nginx_version;
+            fastcgi_param REMOTE_ADDR $remote_addr;
+            fastcgi_param REMOTE_PORT $remote_port;
+            fastcgi_param SERVER_ADDR $server_addr;
+            fastcgi_param SERVER_PORT $server_port;
+            fastcgi_param SERVER_NAME $server_name;
+            """.replacingOccurrences(of: "\n", with: "\n                    ")
         let upstreamBlock = keepalive.map { "upstream listener { server \(upstream.nginxUpstream); keepalive \($0); }" } ?? ""
         return """
         \(Network.isRoot ? "user nobody nogroup;" : "# not root: workers keep our user")
@@ -84,22 +102,12 @@ final class Nginx: Sendable {
                 server_name localhost;
                 client_max_body_size \(clientMaxBodySize);
                 location = /hook {
-                    fastcgi_param QUERY_STRING $query_string;
-                    fastcgi_param REQUEST_METHOD $request_method;
-                    fastcgi_param CONTENT_TYPE $content_type;
-                    fastcgi_param CONTENT_LENGTH $content_length;
-                    fastcgi_param SCRIPT_NAME $fastcgi_script_name;
-                    fastcgi_param REQUEST_URI $request_uri;
-                    fastcgi_param DOCUMENT_URI $document_uri;
-                    fastcgi_param SERVER_PROTOCOL $server_protocol;
-                    fastcgi_param REQUEST_SCHEME $scheme;
-                    fastcgi_param GATEWAY_INTERFACE CGI/1.1;
-                    fastcgi_param SERVER_SOFTWARE nginx/$nginx_version;
-                    fastcgi_param REMOTE_ADDR $remote_addr;
-                    fastcgi_param REMOTE_PORT $remote_port;
-                    fastcgi_param SERVER_ADDR $server_addr;
-                    fastcgi_param SERVER_PORT $server_port;
-                    fastcgi_param SERVER_NAME $server_name;
+                    \(params)
+                    \(pass)
+                }
+                # The operator's console (tests that configure `console.path: /console`).
+                location ^~ /console {
+                    \(params)
                     \(pass)
                 }
             }

@@ -338,6 +338,8 @@ struct SpoolCLI: Sendable {
 struct CGIRun: Sendable, CustomStringConvertible {
     var status: Int
     var body: String
+    /// The header lines after `Status:` (`Set-Cookie: …`).
+    var headers: [String] = []
     var exit: ExitStatus
     var stderr: String
     var description: String { "\(exit), status \(status), body \(body.prefix(300)), stderr: \(stderr.suffix(800))" }
@@ -401,7 +403,9 @@ struct CGIProcess: Sendable {
         }
         let statusLine = output[..<end.lowerBound].components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("status:") } ?? ""
         let status = Int(statusLine.dropFirst("status:".count).trimmingCharacters(in: .whitespaces).prefix(3)) ?? 0
-        return CGIRun(status: status, body: String(output[end.upperBound...]), exit: exit, stderr: process.stderr)
+        var run = CGIRun(status: status, body: String(output[end.upperBound...]), exit: exit, stderr: process.stderr)
+        run.headers = output[..<end.lowerBound].components(separatedBy: "\r\n")
+        return run
     }
 }
 

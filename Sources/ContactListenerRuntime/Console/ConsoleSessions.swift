@@ -1,0 +1,128 @@
+import ContactListenerKit
+import ContactListenerSQL
+@preconcurrency import GRDB
+
+/// The console's logins, kept in the spool's database (tables `console_sessions` and
+/// `console_failures`, spool migration v5), so FastCGI threads and CGI processes share them
+/// (docs/console.md, "Sessions").
+///
+/// - A session is a random 256-bit token in an `HttpOnly`, `SameSite=Strict` cookie; the
+///   database holds only its SHA-256, so a copy of the spool logs nobody in.
+/// - A token is only ever made by a successful login, and a login always makes a new one
+///   (and ends the one the browser had): a token planted before the login is worth nothing
+///   (session fixation).
+/// - Every session has its own CSRF token, which every POST form carries.
+/// - Failed logins are counted per client address and per user name over `window`; past
+///   `limit` the form answers 429 without checking the password.
+struct ConsoleSessions: Sendable {
+    /// The spool whose database holds the tables.
+    let spool: Spool
+    /// A session ends after this long without a page (ms).
+    let idleTimeout: Int64
+    /// A session ends this long after its login (ms).
+    let lifetime: Int64
+
+    /// Failed logins are counted over this window (ms)…
+    static let window: Int64 = 15 * 60_000
+    /// … and this many within it, for one address or one user name, close the form.
+    static let limit = 10
+
+    /// A logged-in session.
+    struct Session: Sendable, Equatable {
+        /// The user name.
+        let user: String
+        /// The token every POST form of this session must carry.
+        let csrf: String
+    }
+
+    /// 32 bytes from the system's CSPRNG (getrandom), hex.
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        for _ in 0..<4 {
+            let word = generator.next()
+            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
+        return Hex.encode(bytes)
+    }
+
+    /// Starts a session for `user`; returns the cookie's token and the session.
+    func create(user: String, now: Int64 = Clock.milliseconds()) throws -> (token: String, session: Session) {
+        let token = Self.randomToken()
+        let session = Session(user: user, csrf: Self.randomToken())
+        try spool.database.write { db in
+            // Ended sessions go as new ones come: the table stays as small as the logins.
+            try db.execute(sql: "DELETE FROM console_sessions WHERE seen_at < ? OR created_at < ?", arguments: [now - idleTimeout, now - lifetime])
+            try db.execute(
+                sql: "INSERT INTO console_sessions (id_hash, user, csrf, created_at, seen_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [SQLKey.hash(token), user, session.csrf, now, now])
+        }
+        return (token, session)
+    }
+
+    /// The live session of `token`, or nil (unknown, idle too long, or too old). A session
+    /// whose user is no longer in `users` is ended.
+    func find(token: String, users: [String: String], now: Int64 = Clock.milliseconds()) throws -> Session? {
+        guard token.utf8.count == 64, token.utf8.allSatisfy({ Hex.value($0) != nil }) else { return nil }
+        let key = SQLKey.hash(token)
+        let row = try spool.database.read { db in
+            try Row.fetchOne(db, sql: "SELECT user, csrf, created_at, seen_at FROM console_sessions WHERE id_hash = ?", arguments: [key])
+        }
+        guard let row else { return nil }
+        let user: String = row["user"]
+        let createdAt: Int64 = row["created_at"]
+        let seenAt: Int64 = row["seen_at"]
+        guard users[user] != nil, now - seenAt < idleTimeout, now - createdAt < lifetime else {
+            try end(token: token)
+            return nil
+        }
+        if now - seenAt > 60_000 {
+            // At most one write a minute per session: reading pages costs no fsync.
+            try spool.database.write { db in
+                try db.execute(sql: "UPDATE console_sessions SET seen_at = ? WHERE id_hash = ?", arguments: [now, key])
+            }
+        }
+        return Session(user: user, csrf: row["csrf"])
+    }
+
+    /// Ends the session of `token`, if any.
+    func end(token: String) throws {
+        try spool.database.write { db in
+            try db.execute(sql: "DELETE FROM console_sessions WHERE id_hash = ?", arguments: [SQLKey.hash(token)])
+        }
+    }
+
+    /// Milliseconds until a login may be tried again from `address` or for `user`, or nil
+    /// when it may be tried now.
+    func throttled(address: String, user: String, now: Int64 = Clock.milliseconds()) throws -> Int64? {
+        try spool.database.read { db in
+            var wait: Int64? = nil
+            for subject in Self.subjects(address: address, user: user) {
+                let times = try Int64.fetchAll(
+                    db, sql: "SELECT at FROM console_failures WHERE subject = ? AND at > ? ORDER BY at DESC LIMIT ?",
+                    arguments: [subject, now - Self.window, Self.limit])
+                if times.count >= Self.limit, let oldest = times.last {
+                    wait = max(wait ?? 0, oldest + Self.window - now)
+                }
+            }
+            return wait
+        }
+    }
+
+    /// What failures are counted against: the address, and the name as typed (cut to 64
+    /// bytes, the longest a user name may be), known or not.
+    private static func subjects(address: String, user: String) -> [String] {
+        ["addr:" + address, "user:" + String(decoding: user.utf8.prefix(64), as: UTF8.self)]
+    }
+
+    /// Counts a failed login against `address` and `user`.
+    func recordFailure(address: String, user: String, now: Int64 = Clock.milliseconds()) throws {
+        try spool.database.write { db in
+            try db.execute(sql: "DELETE FROM console_failures WHERE at <= ?", arguments: [now - Self.window])
+            for subject in Self.subjects(address: address, user: user) {
+                try db.execute(sql: "INSERT INTO console_failures (subject, at) VALUES (?, ?)", arguments: [subject, now])
+            }
+        }
+    }
+}
