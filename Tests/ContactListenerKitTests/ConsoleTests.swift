@@ -29,6 +29,8 @@ struct ConsoleTests {
         #expect(response.status == status)
         if status == 303 { #expect(response.header("Location") == "/ops/console/login") }
         #expect(response.header("Content-Security-Policy")?.contains("default-src 'none'") == true)
+        #expect(response.header("Content-Security-Policy")?.contains("frame-ancestors 'none'") == true)
+        #expect(response.header("X-Frame-Options") == "DENY")
     }
 
     @Test("logins: the right password, a wrong one, an unknown user, a form from elsewhere", arguments: [
@@ -49,6 +51,7 @@ struct ConsoleTests {
         let lines = bench.logs.lines
         #expect(lines.contains { $0.hasPrefix(logged + " ") }, "\(lines)")
         #expect(!lines.joined().contains(password), "a password reached the log")
+        #expect(!lines.joined().contains("mallory"), "a name that is no user (perhaps a password) reached the log")
     }
 
     @Test("ten failed logins close the form for that address and that user, the right password included")
@@ -63,6 +66,37 @@ struct ConsoleTests {
         // The user name is counted too: a second address guessing the same user is refused.
         #expect(try bench.login(password: Self.password, address: "203.0.113.9").status == 429)
         #expect(bench.logs.lines.contains { $0.hasPrefix("console login refused") && $0.contains("too many failed logins") })
+    }
+
+    @Test("an attempt counts as failed before its password is checked: attempts sent at once can't all pass the count")
+    func attemptsCountedFirst() throws {
+        let bench = try Bench()
+        let subjects = ConsoleSessions.subjects(address: nil, text: "192.0.2.50", user: "admin", countUser: true)
+        for _ in 0..<ConsoleSessions.limit {
+            guard case .admitted = try bench.console.sessions.admit(subjects: subjects) else { Issue.record("refused too early"); return }
+        }
+        if case .admitted = try bench.console.sessions.admit(subjects: subjects) { Issue.record("the eleventh attempt was admitted") }
+    }
+
+    @Test("failures count per address (an IPv6 host by its /64), and per user name only without allow_from", arguments: [
+        ("  allow_from: [2001:db8::/32]\n", "2001:db8:1:2::1", "2001:db8:1:2::ffff", 429),  // one /64, one host
+        ("  allow_from: [2001:db8::/32]\n", "2001:db8:1:2::1", "2001:db8:1:3::1", 303),
+        ("", "2001:db8:1:2::1", "2001:db8:1:3::1", 429),         // without allow_from the user name is counted too
+        ("  allow_from: [192.0.2.0/24]\n", "192.0.2.10", "192.0.2.11", 303),  // with allow_from, one address can't lock a user out
+        ("  allow_from: [192.0.2.0/24]\n", "192.0.2.10", "192.0.2.10", 429),
+    ])
+    func failureSubjects(extra: String, guesser: String, other: String, status: Int) throws {
+        let bench = try Bench(extraConsole: extra)
+        for _ in 0..<ConsoleSessions.limit { _ = try bench.login(password: "not the password", address: guesser) }
+        #expect(try bench.login(password: Self.password, address: other).status == status)
+    }
+
+    @Test("a new password in console.users ends the user's sessions")
+    func passwordChangeEndsSessions() throws {
+        let bench = try Bench()
+        let session = try bench.session()
+        let changed = try Bench(spoolOf: bench, hash: try PasswordHash.make("another long password"))
+        #expect(changed.request("GET", "/", cookies: ["cl_console": session.token]).status == 303)
     }
 
     @Test("a login always makes a new session and ends the one the browser had (session fixation)")
@@ -106,6 +140,36 @@ struct ConsoleTests {
         #expect(state == (status == 303 ? "pending" : "dead"))
     }
 
+    @Test("a cookie sent twice (one planted for a wider path or a parent domain) is no session")
+    func duplicateCookies() throws {
+        let bench = try Bench()
+        let session = try bench.session()
+        var params = ["HTTP_COOKIE": "cl_console=\(session.token); cl_console=\(String(repeating: "e", count: 64))"]
+        #expect(bench.request("GET", "/", extra: params).status == 303)
+        params["HTTP_COOKIE"] = "cl_console=\(session.token)"
+        #expect(bench.request("GET", "/", extra: params).status == 200)
+    }
+
+    @Test("a login POST from another origin, or an opaque one, is refused", arguments: ["https://evil.example", "null"])
+    func loginOrigin(origin: String) throws {
+        let bench = try Bench()
+        #expect(try bench.login(password: Self.password, extra: ["HTTP_ORIGIN": origin]).status == 403)
+    }
+
+    @Test("after a retry or purge the browser goes to a page rebuilt from a word, never to a URL from the form")
+    func returnPage() throws {
+        let bench = try Bench()
+        let id = try bench.storeEvent(email: "r@example.com")
+        try bench.setState(.dead, eventID: id)
+        let session = try bench.session()
+        for (from, location) in [("event", "/ops/console/events/\(id)"), ("failed", "/ops/console/failures?handler=crm&state=failed"),
+                                 ("//evil.example/", "/ops/console/failures?handler=crm&state=dead")] {
+            let response = bench.request("POST", "/retry", cookies: ["cl_console": session.token],
+                                         body: "csrf=\(session.csrf)&handler=crm&event[]=\(id)&confirm=yes&from=\(from)&back=//evil.example/")
+            #expect(response.status == 303 && response.header("Location") == location, "\(from)")
+        }
+    }
+
     @Test("console.allow_from keeps other addresses from even the login form")
     func allowFrom() throws {
         let bench = try Bench(extraConsole: "  allow_from: [192.0.2.0/24]\n")
@@ -138,12 +202,12 @@ struct ConsoleTests {
     func secrets() throws {
         let bench = try Bench()
         let id = try bench.storeEvent(email: "ann@example.com")
-        try bench.setState(.dead, eventID: id, error: "POST https://bob:hunter2@crm.example/api?api_key=SECRET123 answered 500")
+        try bench.setState(.dead, eventID: id, error: "POST https://bob:hunter2@crm.example/api/PATHSECRET?api_key=SECRET123 answered 500; see https://hooks.example.com/services/T0/SECRET456")
         let session = try bench.session()
         for path in ["/", "/events/\(id)", "/failures?handler=crm&state=dead"] {
             let text = String(decoding: bench.request("GET", path, cookies: ["cl_console": session.token]).body, as: UTF8.self)
-            #expect(!text.contains("hunter2") && !text.contains("SECRET123") && !text.contains(Self.hash), "\(path) shows a secret")
-            #expect(text.contains("https://crm.example/api"), "\(path)")
+            #expect(!text.contains("hunter2") && !text.contains("SECRET") && !text.contains(Self.hash), "\(path) shows a secret")
+            #expect(text.contains("https://crm.example/api/…"), "\(path)")
         }
     }
 
@@ -266,22 +330,28 @@ private struct Bench {
     let console: Console
     let logs = LogLines()
 
-    init(extraConsole: String = "") throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("cl-console-\(UUID().uuidString)").path
+    /// A console over `other`'s spool, whose admin has `hash` (a new password).
+    init(spoolOf other: Bench, hash: String) throws {
+        try self.init(folder: other.folder, hash: hash)
+    }
+
+    init(extraConsole: String = "", folder: String? = nil, hash: String = ConsoleTests.hash) throws {
+        let folder = folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("cl-console-\(UUID().uuidString)").path
+        self.folder = folder
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let yaml = """
             spool: \(folder)/spool.db
             handlers:
               - type: http
                 name: crm
-                url: https://bob:hunter2@crm.example/api?api_key=SECRET123
+                url: https://bob:hunter2@crm.example/api/PATHSECRET?api_key=SECRET123
               - type: jsonl
                 name: db
                 path: \(folder)/events.jsonl
             console:
               path: /ops/console
               users:
-                admin: "\(ConsoleTests.hash)"
+                admin: "\(hash)"
             \(extraConsole)
             """
         let configuration = try ListenerConfiguration.parse(yaml, file: "console.yaml", baseDirectory: folder, environment: [:])

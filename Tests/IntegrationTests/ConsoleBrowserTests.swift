@@ -31,6 +31,11 @@ struct ConsoleBrowserTests {
         try await stack.postAccepted(contactForm("tx-console-ann", email: "ann@example.com"))
         try await stack.postAccepted(contactForm("tx-console-bob", email: "bob@example.com"))
         _ = try await stack.cli.waitForRows(state: "dead", handler: "crm", "Ann's dead letter") { $0.count == 1 }
+        // Her next event goes on past the dead letter, and changes her first name.
+        try await stack.postAccepted(contactForm("tx-console-second", email: "ann@example.com", firstName: "Annie"))
+        _ = try await stack.cli.waitForRows(state: "delivered", handler: "crm", "Ann's second event") { rows in
+            rows.contains { $0["transactionid"] as? String == "tx-console-second" }
+        }
         try recorder.setPlan(#"{"steps": [{"status": 200}]}"#)
 
         // CONSOLE_SCREENSHOTS=docs/console keeps them (the README's come from there).

@@ -58,12 +58,12 @@ package final class Console: Sendable {
         }
         let route = String(path.dropFirst(configuration.path.count))
         let view = ConsoleView(base: configuration.path)
-        let secure = Self.isHTTPS(request)
+        let secure = configuration.secureCookies || Self.isHTTPS(request)
         if route == "/console.css" { return Response(status: 200, body: Array(ConsoleView.stylesheet.utf8), contentType: "text/css; charset=utf-8", headers: Self.securityHeaders) }
         do {
             if route == "/login" {
                 return try request.method == "POST"
-                    ? login(request, address: address, secure: secure, view: view)
+                    ? login(request, client: client, address: address, secure: secure, view: view)
                     : loginForm(view: view, secure: secure, status: 200, note: nil)
             }
             let token = Self.cookie(Self.sessionCookie, in: request)
@@ -87,8 +87,9 @@ package final class Console: Sendable {
             }
             return try get(route, query: ConsoleForm(query: request.queryString), session: session, view: view)
         } catch {
+            // The details (SQL, paths) go to the log only: the login form answers strangers too.
             log(.error, "console failed", address: address, ["error": .string("\(error)")])
-            return page(503, ConsoleView.message(title: "The spool could not be read", text: "\(error)"))
+            return page(503, ConsoleView.message(title: "The spool could not be read", text: "Try again in a moment; the listener's log has the details."))
         }
     }
 
@@ -156,9 +157,11 @@ package final class Console: Sendable {
             guard !ids.isEmpty, ids.count <= ConsoleView.pageSize else {
                 return page(400, ConsoleView.message(title: "Nothing chosen", text: "The form names no event (at most \(ConsoleView.pageSize) at once)."))
             }
-            let back = form["back"].flatMap { $0.hasPrefix(configuration.path + "/") ? $0 : nil } ?? configuration.path + "/failures"
+            // Where to go afterwards is rebuilt here from a word, never taken as a URL.
+            let from = ConsoleView.ReturnPage(rawValue: form["from"] ?? "") ?? .dead
+            let back = view.url(of: from, handler: handler, event: ids[0])
             guard form["confirm"] == "yes" else {
-                return page(200, view.confirm(ConsoleView.Layout(user: session.user, csrf: session.csrf), purge: purge, handler: handler, ids: ids, back: back))
+                return page(200, view.confirm(ConsoleView.Layout(user: session.user, csrf: session.csrf), purge: purge, handler: handler, ids: ids, from: from))
             }
             let count = purge ? try spool.purgeDead(eventIDs: ids, handler: handler) : try spool.retry(eventIDs: ids, handler: handler)
             log(.info, purge ? "console purge" : "console retry", address: address,
@@ -178,45 +181,78 @@ package final class Console: Sendable {
         return response
     }
 
-    private func login(_ request: Request, address: String, secure: Bool, view: ConsoleView) throws -> Response {
+    private func login(_ request: Request, client: ClientAddress?, address: String, secure: Bool, view: ConsoleView) throws -> Response {
         let form = ConsoleForm(body: request.body)
         let user = form["user"] ?? ""
+        // A name that is not a user may be a password typed in the wrong field: not logged.
+        let shown: Logger.MetadataValue = .string(configuration.users[user] == nil ? "(unknown)" : user)
+        guard Self.sameOrigin(request) else {
+            log(.warning, "console login refused", address: address, ["reason": "the Origin header names another site", "origin": .string(String((request.header("Origin") ?? "").prefix(200)))])
+            return loginForm(view: view, secure: secure, status: 403, note: "The login form came from another site; log in here.")
+        }
         guard let nonce = Self.cookie(Self.loginCookie, in: request), let sent = form["nonce"], Self.constantTimeEqual(nonce, sent) else {
             log(.warning, "console login refused", address: address, ["reason": "the form did not come from this browser's login page"])
             return loginForm(view: view, secure: secure, status: 403, note: "The login form expired; log in again.")
         }
-        if let wait = try sessions.throttled(address: address, user: user) {
-            let seconds = max(1, (wait + 999) / 1000)
-            log(.warning, "console login refused", address: address, ["user": .string(String(user.prefix(64))), "reason": "too many failed logins"])
+        // At most `loginSlots` argon2id runs at once (64 MiB each), across threads and CGI
+        // processes; the rest are told to retry at once, at no cost.
+        guard let slot = try loginSlot() else {
+            log(.warning, "console login refused", address: address, ["user": shown, "reason": "other logins are being checked"])
+            return loginForm(view: view, secure: secure, status: 503, note: "The console is busy checking other logins; try again in a moment.",
+                             headers: [Response.Header("Retry-After", "1")])
+        }
+        defer { slot.unlock() }
+        // With allow_from, only trusted addresses reach this form: each is limited on its
+        // own, and nobody else can lock a user out by failing in their name.
+        let subjects = ConsoleSessions.subjects(address: client, text: address, user: user, countUser: configuration.allowFrom == nil)
+        let admission = try sessions.admit(subjects: subjects)
+        guard case .admitted(let pending) = admission else {
+            var seconds: Int64 = 1
+            if case .refused(let milliseconds) = admission { seconds = max(1, (milliseconds + 999) / 1000) }
+            log(.warning, "console login refused", address: address, ["user": shown, "reason": "too many failed logins"])
             return loginForm(view: view, secure: secure, status: 429, note: "Too many failed logins; try again in \(seconds) s.",
                              headers: [Response.Header("Retry-After", String(seconds))])
         }
         // An unknown name costs the same argon2id run as a wrong password.
         let hash = configuration.users[user]
         let matches = PasswordHash.verify(form["password"] ?? "", against: hash ?? PasswordHash.decoy)
-        guard matches, hash != nil else {
-            try sessions.recordFailure(address: address, user: user)
-            log(.warning, "console login failed", address: address, ["user": .string(String(user.prefix(64)))])
+        guard matches, let hash else {
+            log(.warning, "console login failed", address: address, ["user": shown])
             return loginForm(view: view, secure: secure, status: 401, note: "Wrong user name or password.")
         }
+        try sessions.succeeded(pending)
         // A new token at every login, and the old one (if the browser had one) ended: a
         // token planted before the login is never promoted (session fixation).
         if let old = Self.cookie(Self.sessionCookie, in: request) { try sessions.end(token: old) }
-        let created = try sessions.create(user: user)
+        let created = try sessions.create(user: user, hash: hash)
         log(.info, "console login", address: address, ["user": .string(user)])
         return redirect(to: configuration.path + "/", cookies: [
             cookie(Self.sessionCookie, created.token, secure: secure), cookie(Self.loginCookie, "", secure: secure, maxAge: 0),
         ])
     }
 
+    /// How many passwords may be checked at once per spool: argon2id takes 64 MiB each.
+    static let loginSlots = 2
+
+    /// One of the `loginSlots` (a `flock` on a file beside the spool), or nil when all are
+    /// taken.
+    private func loginSlot() throws -> FileLock? {
+        for slot in 0..<Self.loginSlots {
+            if let lock = try FileLock.tryLock(spool.configuration.path + "-console-login.\(slot)") { return lock }
+        }
+        return nil
+    }
+
     // MARK: - HTTP details
 
-    /// Headers on every console answer: no script, no framing, no sniffing, no referrer.
+    /// Headers on every console answer: no script, no framing, no sniffing, no referrer to
+    /// other sites. (`same-origin`, not `no-referrer`: under `no-referrer` a browser sends
+    /// `Origin: null` with the console's own forms, which `sameOrigin` refuses.)
     static let securityHeaders = [
         Response.Header("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
         Response.Header("X-Content-Type-Options", "nosniff"),
         Response.Header("X-Frame-Options", "DENY"),
-        Response.Header("Referrer-Policy", "no-referrer"),
+        Response.Header("Referrer-Policy", "same-origin"),
     ]
 
     private func page(_ status: Int, _ html: HTML) -> Response {
@@ -243,21 +279,27 @@ package final class Console: Sendable {
         return https == "on" || https == "1" || request.params["REQUEST_SCHEME"]?.lowercased() == "https"
     }
 
-    /// The value of cookie `name` in the request's `Cookie` header.
+    /// The value of cookie `name` in the request's `Cookie` header; nil when it is absent
+    /// or sent twice (a cookie planted for a wider path or a parent domain beside ours:
+    /// which one is ours can't be told, so neither is used).
     static func cookie(_ name: String, in request: Request) -> String? {
         guard let header = request.header("Cookie") else { return nil }
+        var found: String? = nil
         for pair in header.split(separator: ";") {
             let trimmed = pair.drop { $0 == " " }
             guard let equals = trimmed.firstIndex(of: "="), trimmed[..<equals] == name else { continue }
-            return String(trimmed[trimmed.index(after: equals)...])
+            if found != nil { return nil }
+            found = String(trimmed[trimmed.index(after: equals)...])
         }
-        return nil
+        return found
     }
 
     /// False when the browser says the POST came from another site: an `Origin` whose host
-    /// is not the `Host` (a second fence behind the CSRF token and `SameSite=Strict`).
+    /// is not the `Host`, or the opaque `null` of a sandboxed or `data:` page (a second fence
+    /// behind the CSRF token and `SameSite=Strict`). No `Origin` at all passes: older
+    /// browsers send none on same-origin POSTs.
     static func sameOrigin(_ request: Request) -> Bool {
-        guard let origin = request.header("Origin"), origin != "null" else { return true }
+        guard let origin = request.header("Origin") else { return true }
         guard let host = request.header("Host") else { return false }
         let stripped = origin.hasPrefix("https://") ? origin.dropFirst(8) : origin.hasPrefix("http://") ? origin.dropFirst(7) : Substring(origin)
         return stripped == host

@@ -22,9 +22,12 @@ package struct ConsoleConfiguration: Sendable {
     package var idleTimeout: Int64 = 30 * 60_000
     /// A session ends this long after its login whatever happens, in milliseconds.
     package var lifetime: Int64 = 12 * 3_600_000
+    /// Always mark the cookies `Secure`, for sites whose TLS ends in a proxy in front of the
+    /// web server (otherwise they are `Secure` when the web server says `HTTPS=on`).
+    package var secureCookies = false
 
     /// The keys of the `console:` mapping.
-    package static let keys = ["path", "users", "allow_from", "idle_timeout", "lifetime"]
+    package static let keys = ["path", "users", "allow_from", "idle_timeout", "lifetime", "secure_cookies"]
 
     /// A console at `path` for `users` (tests, and the parser below).
     package init(path: String, users: [String: String]) {
@@ -67,6 +70,7 @@ package struct ConsoleConfiguration: Sendable {
         if let allow = node["allow_from"] { allowFrom = try AddressRange.list(from: allow) }
         if let idle = node["idle_timeout"] { idleTimeout = try idle.duration(in: 60_000...(7 * 86_400_000)) }
         if let lifetime = node["lifetime"] { self.lifetime = try lifetime.duration(in: 60_000...(30 * 86_400_000)) }
+        if let secure = node["secure_cookies"] { secureCookies = try secure.bool() }
     }
 
     /// True when `path` (a request's, without its query) is the console's.

@@ -11,9 +11,12 @@ import ContactListenerSQL
 /// - A token is only ever made by a successful login, and a login always makes a new one
 ///   (and ends the one the browser had): a token planted before the login is worth nothing
 ///   (session fixation).
+/// - A session remembers the user's hash it logged in with: a new password (a new hash in
+///   `console.users`) ends every session of that user.
 /// - Every session has its own CSRF token, which every POST form carries.
-/// - Failed logins are counted per client address and per user name over `window`; past
-///   `limit` the form answers 429 without checking the password.
+/// - Login attempts are counted as failures before the password is checked, in the same
+///   transaction as the count that admits them (`admit`), so attempts sent at once cannot
+///   all pass the check; past `limit` within `window` the form answers 429.
 struct ConsoleSessions: Sendable {
     /// The spool whose database holds the tables.
     let spool: Spool
@@ -47,33 +50,35 @@ struct ConsoleSessions: Sendable {
         return Hex.encode(bytes)
     }
 
-    /// Starts a session for `user`; returns the cookie's token and the session.
-    func create(user: String, now: Int64 = Clock.milliseconds()) throws -> (token: String, session: Session) {
+    /// Starts a session for `user`, whose configured hash is `hash`; returns the cookie's
+    /// token and the session.
+    func create(user: String, hash: String, now: Int64 = Clock.milliseconds()) throws -> (token: String, session: Session) {
         let token = Self.randomToken()
         let session = Session(user: user, csrf: Self.randomToken())
         try spool.database.write { db in
             // Ended sessions go as new ones come: the table stays as small as the logins.
             try db.execute(sql: "DELETE FROM console_sessions WHERE seen_at < ? OR created_at < ?", arguments: [now - idleTimeout, now - lifetime])
             try db.execute(
-                sql: "INSERT INTO console_sessions (id_hash, user, csrf, created_at, seen_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [SQLKey.hash(token), user, session.csrf, now, now])
+                sql: "INSERT INTO console_sessions (id_hash, user, credential, csrf, created_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [SQLKey.hash(token), user, SQLKey.hash(hash), session.csrf, now, now])
         }
         return (token, session)
     }
 
-    /// The live session of `token`, or nil (unknown, idle too long, or too old). A session
-    /// whose user is no longer in `users` is ended.
+    /// The live session of `token`, or nil (unknown, idle too long, too old, or its user
+    /// gone from `users` or given a new password since: then it is ended).
     func find(token: String, users: [String: String], now: Int64 = Clock.milliseconds()) throws -> Session? {
         guard token.utf8.count == 64, token.utf8.allSatisfy({ Hex.value($0) != nil }) else { return nil }
         let key = SQLKey.hash(token)
         let row = try spool.database.read { db in
-            try Row.fetchOne(db, sql: "SELECT user, csrf, created_at, seen_at FROM console_sessions WHERE id_hash = ?", arguments: [key])
+            try Row.fetchOne(db, sql: "SELECT user, credential, csrf, created_at, seen_at FROM console_sessions WHERE id_hash = ?", arguments: [key])
         }
         guard let row else { return nil }
         let user: String = row["user"]
+        let credential: String = row["credential"]
         let createdAt: Int64 = row["created_at"]
         let seenAt: Int64 = row["seen_at"]
-        guard users[user] != nil, now - seenAt < idleTimeout, now - createdAt < lifetime else {
+        guard let hash = users[user], SQLKey.hash(hash) == credential, now - seenAt < idleTimeout, now - createdAt < lifetime else {
             try end(token: token)
             return nil
         }
@@ -93,36 +98,64 @@ struct ConsoleSessions: Sendable {
         }
     }
 
-    /// Milliseconds until a login may be tried again from `address` or for `user`, or nil
-    /// when it may be tried now.
-    func throttled(address: String, user: String, now: Int64 = Clock.milliseconds()) throws -> Int64? {
-        try spool.database.read { db in
-            var wait: Int64? = nil
-            for subject in Self.subjects(address: address, user: user) {
-                let times = try Int64.fetchAll(
-                    db, sql: "SELECT at FROM console_failures WHERE subject = ? AND at > ? ORDER BY at DESC LIMIT ?",
-                    arguments: [subject, now - Self.window, Self.limit])
-                if times.count >= Self.limit, let oldest = times.last {
-                    wait = max(wait ?? 0, oldest + Self.window - now)
+    /// Whether a login attempt may check its password.
+    enum Admission: Equatable {
+        /// Not before this many milliseconds.
+        case refused(waitMilliseconds: Int64)
+        /// Yes; these `console_failures` rows count it as failed until `succeeded` removes them.
+        case admitted(pending: [Int64])
+    }
+
+    /// Admits a login attempt counted against `subjects` (see `subjects`), or refuses it
+    /// when one of them has `limit` failures within `window`. The count and the attempt's
+    /// own failure rows are one IMMEDIATE transaction: concurrent attempts, from threads or
+    /// CGI processes, are counted one after the other.
+    func admit(subjects: [String], now: Int64 = Clock.milliseconds()) throws -> Admission {
+        try spool.database.writeWithoutTransaction { db in
+            var admission = Admission.admitted(pending: [])
+            try db.inTransaction(.immediate) {
+                try db.execute(sql: "DELETE FROM console_failures WHERE at <= ?", arguments: [now - Self.window])
+                var wait: Int64? = nil
+                for subject in subjects {
+                    let times = try Int64.fetchAll(
+                        db, sql: "SELECT at FROM console_failures WHERE subject = ? AND at > ? ORDER BY at DESC LIMIT ?",
+                        arguments: [subject, now - Self.window, Self.limit])
+                    if times.count >= Self.limit, let oldest = times.last {
+                        wait = max(wait ?? 0, oldest + Self.window - now)
+                    }
                 }
+                if let wait {
+                    admission = .refused(waitMilliseconds: max(1, wait))
+                    return .commit
+                }
+                var pending: [Int64] = []
+                for subject in subjects {
+                    try db.execute(sql: "INSERT INTO console_failures (subject, at) VALUES (?, ?)", arguments: [subject, now])
+                    pending.append(db.lastInsertedRowID)
+                }
+                admission = .admitted(pending: pending)
+                return .commit
             }
-            return wait
+            return admission
         }
     }
 
-    /// What failures are counted against: the address, and the name as typed (cut to 64
-    /// bytes, the longest a user name may be), known or not.
-    private static func subjects(address: String, user: String) -> [String] {
-        ["addr:" + address, "user:" + String(decoding: user.utf8.prefix(64), as: UTF8.self)]
-    }
-
-    /// Counts a failed login against `address` and `user`.
-    func recordFailure(address: String, user: String, now: Int64 = Clock.milliseconds()) throws {
+    /// Uncounts an admitted attempt whose password was right.
+    func succeeded(_ pending: [Int64]) throws {
         try spool.database.write { db in
-            try db.execute(sql: "DELETE FROM console_failures WHERE at <= ?", arguments: [now - Self.window])
-            for subject in Self.subjects(address: address, user: user) {
-                try db.execute(sql: "INSERT INTO console_failures (subject, at) VALUES (?, ?)", arguments: [subject, now])
-            }
+            for row in pending { try db.execute(sql: "DELETE FROM console_failures WHERE rowid = ?", arguments: [row]) }
         }
+    }
+
+    /// What a login attempt is counted against: its address (an IPv6 address by its /64,
+    /// which one host usually has whole), and unless `countUser` is false the user name as
+    /// typed (cut to 64 bytes, the longest a user name may be), known or not.
+    static func subjects(address: ClientAddress?, text: String, user: String, countUser: Bool) -> [String] {
+        var subject = "addr:" + text
+        if let ip = address?.address, !(ip.high == 0 && ip.low >> 32 == 0xffff) {
+            subject = "addr6:" + String(ip.high, radix: 16) + "::/64"
+        }
+        guard countUser else { return [subject] }
+        return [subject, "user:" + String(decoding: user.utf8.prefix(64), as: UTF8.self)]
     }
 }

@@ -1,4 +1,5 @@
 import ContactListenerKit
+import ContactListenerHTTP
 
 /// The console's pages (docs/console.md, "Pages"). Values go into `HTML` interpolations
 /// only, so each is escaped; URLs of handlers and errors pass `ConsoleHandler.redact` first.
@@ -89,7 +90,6 @@ extension ConsoleView {
         } else {
             sections = "<p class=\"note\">The stored JSON does not read back as an event; it is shown below as stored.</p>"
         }
-        let back = "\(base)/events/\(event.id)"
         let rows = HTML.join(deliveries) { item -> HTML in
             let delivery = item.delivery
             var next: HTML
@@ -105,10 +105,10 @@ extension ConsoleView {
             }
             var actions = HTML.empty
             if delivery.state == .dead || delivery.state == .failed {
-                actions += actionForm("retry", "Retry", handler: delivery.handler, ids: [delivery.eventID], back: back, layout: layout)
+                actions += actionForm("retry", "Retry", handler: delivery.handler, ids: [delivery.eventID], from: .event, layout: layout)
             }
             if delivery.state == .dead {
-                actions += actionForm("purge", "Purge", handler: delivery.handler, ids: [delivery.eventID], back: back, layout: layout)
+                actions += actionForm("purge", "Purge", handler: delivery.handler, ids: [delivery.eventID], from: .event, layout: layout)
             }
             return """
                 <tr><td>\(delivery.handler)</td><td>\(ConsoleView.badge(delivery.state))</td><td>\(delivery.attempts)</td><td>\(next)</td>\
@@ -124,26 +124,45 @@ extension ConsoleView {
             """)
     }
 
+    /// The page a retry or purge returns to, named by a word in the form: the URL is
+    /// rebuilt from it (`url`), so a form can never send the browser anywhere else.
+    enum ReturnPage: String, Sendable {
+        /// The event's page.
+        case event
+        /// The handler's dead letters.
+        case dead
+        /// The handler's failing deliveries.
+        case failed
+    }
+
+    /// The URL of `page` for `handler` and `event`.
+    func url(of page: ReturnPage, handler: String, event: Int64) -> String {
+        switch page {
+        case .event: return "\(base)/events/\(event)"
+        case .dead, .failed: return "\(base)/failures?handler=\(BodyTemplate.percentEncode(handler))&state=\(page.rawValue)"
+        }
+    }
+
     /// A small POST form (retry or purge) for `ids` of `handler`; it leads to `confirm`.
-    func actionForm(_ action: String, _ label: String, handler: String, ids: [Int64], back: String, layout: Layout) -> HTML {
+    func actionForm(_ action: String, _ label: String, handler: String, ids: [Int64], from: ReturnPage, layout: Layout) -> HTML {
         let events = HTML.join(ids) { "<input type=\"hidden\" name=\"event[]\" value=\"\($0)\">" }
         return """
             <form method="post" action="\(base)/\(action)" class="inline"><input type="hidden" name="csrf" value="\(layout.csrf)">\
-            <input type="hidden" name="handler" value="\(handler)"><input type="hidden" name="back" value="\(back)">\(events)\
+            <input type="hidden" name="handler" value="\(handler)"><input type="hidden" name="from" value="\(from.rawValue)">\(events)\
             <button type="submit">\(label)</button></form>
             """
     }
 
     /// Dead letters (or failing deliveries) of one handler, with retry and purge.
     func failures(_ layout: Layout, handler: String, handlers: [String], state: DeliveryState, rows: [Spool.ConsoleDelivery]) -> HTML {
-        let back = "\(base)/failures?handler=\(handler)&state=\(state.rawValue)"
+        let from: ReturnPage = state == .dead ? .dead : .failed
         let tabs = HTML.join(handlers) { name -> HTML in
             name == handler ? "<b>\(name)</b> " : "<a href=\"\(base)/failures?handler=\(query: name)&amp;state=\(state.rawValue)\">\(name)</a> "
         }
         let other: DeliveryState = state == .dead ? .failed : .dead
         let table = HTML.join(rows) { delivery -> HTML in
-            var actions = actionForm("retry", "Retry", handler: handler, ids: [delivery.eventID], back: back, layout: layout)
-            if state == .dead { actions += actionForm("purge", "Purge", handler: handler, ids: [delivery.eventID], back: back, layout: layout) }
+            var actions = actionForm("retry", "Retry", handler: handler, ids: [delivery.eventID], from: from, layout: layout)
+            if state == .dead { actions += actionForm("purge", "Purge", handler: handler, ids: [delivery.eventID], from: from, layout: layout) }
             return """
                 <tr><td><a href="\(base)/events/\(delivery.eventID)">#\(delivery.eventID)</a></td><td>\(ConsoleView.time(delivery.receivedAt))</td>\
                 <td>\(delivery.transactionID)</td><td>\(delivery.email)</td><td>\(delivery.attempts)</td>\
@@ -162,8 +181,8 @@ extension ConsoleView {
         } else {
             let ids = rows.map(\.eventID)
             body += "<table><tr><th>Event</th><th>Received</th><th>Transaction id</th><th>Email</th><th>Attempts</th><th>Last error</th><th></th></tr>\(table)</table>"
-            body += "<p>" + actionForm("retry", "Retry all \(ids.count) shown", handler: handler, ids: ids, back: back, layout: layout)
-            if state == .dead { body += " " + actionForm("purge", "Purge all \(ids.count) shown", handler: handler, ids: ids, back: back, layout: layout) }
+            body += "<p>" + actionForm("retry", "Retry all \(ids.count) shown", handler: handler, ids: ids, from: from, layout: layout)
+            if state == .dead { body += " " + actionForm("purge", "Purge all \(ids.count) shown", handler: handler, ids: ids, from: from, layout: layout) }
             body += "</p>"
             if rows.count == Self.pageSize, let last = ids.last {
                 body += "<p class=\"pager\"><a href=\"\(base)/failures?handler=\(query: handler)&amp;state=\(state.rawValue)&amp;before=\(last)\">Older →</a></p>"
@@ -173,7 +192,7 @@ extension ConsoleView {
     }
 
     /// "Are you sure?" for a retry or purge: the same form again, with `confirm=yes`.
-    func confirm(_ layout: Layout, purge: Bool, handler: String, ids: [Int64], back: String) -> HTML {
+    func confirm(_ layout: Layout, purge: Bool, handler: String, ids: [Int64], from: ReturnPage) -> HTML {
         let events = HTML.join(ids) { "<input type=\"hidden\" name=\"event[]\" value=\"\($0)\">" }
         let what = purge
             ? "Purge \(ids.count) dead \(ids.count == 1 ? "delivery" : "deliveries") of handler \(handler)? They are deleted and never delivered."
@@ -181,9 +200,9 @@ extension ConsoleView {
         return frame(title: purge ? "Purge" : "Retry", layout: layout, """
             <p>\(what)</p><p class="muted">Events: \(ids.map { "#\($0)" }.joined(separator: ", "))</p>\
             <form method="post" action="\(base)/\(purge ? "purge" : "retry")"><input type="hidden" name="csrf" value="\(layout.csrf)">\
-            <input type="hidden" name="handler" value="\(handler)"><input type="hidden" name="back" value="\(back)">\
+            <input type="hidden" name="handler" value="\(handler)"><input type="hidden" name="from" value="\(from.rawValue)">\
             <input type="hidden" name="confirm" value="yes">\(events)\
-            <button type="submit">Yes, \(purge ? "purge" : "retry")</button> <a href="\(back)">Cancel</a></form>
+            <button type="submit">Yes, \(purge ? "purge" : "retry")</button> <a href="\(url(of: from, handler: handler, event: ids[0]))">Cancel</a></form>
             """)
     }
 

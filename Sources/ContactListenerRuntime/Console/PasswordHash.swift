@@ -55,11 +55,10 @@ package enum PasswordHash {
             && !hash.utf8.contains { $0 < 0x21 || $0 > 0x7e }
     }
 
-    /// A hash of a random password, verified against when the user name is unknown, so
-    /// that an unknown name costs the same time as a wrong password (no user enumeration).
-    static let decoy: String = {
-        var random = SystemRandomNumberGenerator()
-        let password = (0..<4).map { _ in String(random.next(), radix: 16) }.joined()
-        return (try? make(password)) ?? "$argon2id$v=19$m=65536,t=2,p=1$"
-    }()
+    /// A hash (of 24 random bytes nobody kept) verified against when the user name is
+    /// unknown, so that an unknown name costs the same time as a wrong password: no user
+    /// enumeration. A constant, with `make`'s parameters: made on first use it would cost an
+    /// unknown name an extra argon2id run in every CGI process. Knowing its password would
+    /// not help: a login needs a configured user as well.
+    static let decoy = "$argon2id$v=19$m=65536,t=2,p=1$kxEp4R9mUtUzybQ2/G6ciA$3+vg4/7qlOlxQFzUqN0T4vihzY5HmzQVcpvmRTOdRRc"
 }

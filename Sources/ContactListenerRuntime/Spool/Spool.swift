@@ -155,6 +155,7 @@ package final class Spool: Sendable {
                 CREATE TABLE console_sessions (
                   id_hash TEXT PRIMARY KEY,            -- SHA-256 of the cookie's token, hex
                   user TEXT NOT NULL,
+                  credential TEXT NOT NULL,            -- SHA-256 of the user's hash at login: a new password ends it
                   csrf TEXT NOT NULL,                  -- the token every POST form carries
                   created_at INTEGER NOT NULL,         -- Unix ms
                   seen_at INTEGER NOT NULL             -- Unix ms, refreshed at most once a minute
