@@ -286,6 +286,34 @@ struct ConsoleTests {
         }
     }
 
+    @Test("a spool from before the console gets its events' emails and contact keys when it opens")
+    func migrationBackfills() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cl-console-v4-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/spool.db"
+        let old = try DatabaseQueue(path: path)
+        try Spool.migrator.migrate(old, upTo: "v4")
+        try old.write { db in
+            try db.execute(sql: """
+                INSERT INTO events (id, transaction_id, request_id, received_at, json) VALUES
+                  (1, 't1', 'r1', 1, CAST('{"contact":{"id":"7","email":"  Ann@Example.COM "}}' AS BLOB)),
+                  (2, 't2', 'r2', 2, CAST('{"contact":{"id":null,"email":null}}' AS BLOB)),
+                  (3, 't3', 'r3', 3, CAST('not json' AS BLOB));
+                INSERT INTO deliveries (event_id, handler, state, next_attempt_at, updated_at, contact_key) VALUES
+                  (1, 'crm', 'delivered', 1, 1, 'key-of-7'), (2, 'crm', 'delivered', 2, 2, NULL), (3, 'crm', 'dead', 3, 3, NULL);
+                """)
+        }
+        try old.close()
+        let spool = try Spool(configuration: SpoolConfiguration(path: path), handlerNames: ["crm"])
+        defer { spool.close() }
+        let rows = try spool.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, email, contact_key FROM events ORDER BY id").map { [$0["email"] as String?, $0["contact_key"] as String?] }
+        }
+        #expect(rows == [["ann@example.com", "key-of-7"], [nil, nil], [nil, nil]])
+        #expect(try spool.consoleEvents(Spool.EventFilter(email: "ann@example.com"), before: nil, limit: 10).map(\.id) == [1])
+    }
+
     // MARK: - Configuration
 
     @Test("console configuration errors say what to do", arguments: [

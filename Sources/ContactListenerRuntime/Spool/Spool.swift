@@ -80,7 +80,7 @@ package final class Spool: Sendable {
         database = try SQLiteFile.open(configuration.path, durability: .full, migrator: Self.migrator)
     }
 
-    private static var migrator: DatabaseMigrator {
+    static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
