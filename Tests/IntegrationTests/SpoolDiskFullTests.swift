@@ -43,7 +43,7 @@ struct SpoolDiskFullTests {
     func diskFull(_ mode: Mode) async throws {
         let directory = try TestDirectory(mode == .tmpfs ? "full-tmpfs" : "full-fsize")
         defer { directory.remove() }
-        let tmpfs = mode == .tmpfs ? try Tmpfs(in: directory, size: "192k") : nil
+        let tmpfs = mode == .tmpfs ? try Tmpfs(in: directory, size: "256k") : nil
         defer { tmpfs?.unmount() }
         // The spool is what fills up; the jsonl output lives on the ordinary disk (tmpfs mode)
         // and grows far slower than the spool's WAL (file-size mode).

@@ -71,6 +71,15 @@ extension ContactListener {
                     lines += ["dedup:  # replays of a stored event are recognised here", "  path: \(dedup.path)", "  window: \(dedup.window)ms"]
                 }
             }
+            if let console = configuration.console {
+                // The users' names only: a hash is no password, but it is no one's business.
+                lines += [
+                    "console:",
+                    "  path: \(console.path)",
+                    "  users: [\(console.users.keys.sorted().joined(separator: ", "))]  # hashes not shown",
+                    "  allow_from: \(console.allowFromSummary ?? "any  # the login form is open to every address; consider allow_from")",
+                ]
+            }
             lines.append("handlers:")
             for handler in configuration.handlers {
                 lines.append("  - type: \(handler.type)")

@@ -26,6 +26,9 @@ package struct ConsoleConfiguration: Sendable {
     /// web server (otherwise they are `Secure` when the web server says `HTTPS=on`).
     package var secureCookies = false
 
+    /// `allow_from` as `check-config` prints it, or nil when every address may reach the form.
+    package var allowFromSummary: String? { allowFrom.map { $0.map(\.description).joined(separator: ", ") } }
+
     /// The keys of the `console:` mapping.
     package static let keys = ["path", "users", "allow_from", "idle_timeout", "lifetime", "secure_cookies"]
 
