@@ -198,6 +198,23 @@ struct ConsoleTests {
         }
     }
 
+    @Test("without a SQLite handler, a contact's field history comes from its events in the spool")
+    func fieldHistoryFromSpool() throws {
+        let bench = try Bench()
+        let now = Clock.milliseconds()
+        let first = try bench.storeEvent(email: "h@example.com", field: "Ann", now: now - 2000)
+        _ = try bench.storeEvent(email: "h@example.com", field: "Ann", now: now - 1000)
+        let third = try bench.storeEvent(email: "h@example.com", field: "Annie", now: now)
+        let key = try #require(try bench.spool.consoleEvent(id: first)?.event.contactKey)
+        let session = try bench.session()
+        let text = String(decoding: bench.request("GET", "/contact?key=\(key)", cookies: ["cl_console": session.token]).body, as: UTF8.self)
+        #expect(text.contains("From the events in the spool"))
+        // Two changes (the second event changed nothing), newest first.
+        let rows = text.components(separatedBy: "<tr><td>First Name</td>").dropFirst().map { String($0.prefix(60)) }
+        #expect(rows.count == 2 && rows[0].hasPrefix("<td>Ann</td><td>Annie</td>") && rows[1].hasPrefix("<td>–</td><td>Ann</td>"), "\(rows)")
+        #expect(text.contains("/events/\(third)\">#\(third)</a>"))
+    }
+
     @Test("handler URLs and errors are shown without credentials or query strings")
     func secrets() throws {
         let bench = try Bench()

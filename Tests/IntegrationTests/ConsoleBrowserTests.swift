@@ -26,7 +26,9 @@ struct ConsoleBrowserTests {
         let recorder = try await bench.recorder(plan: """
             {"bodies": [{"contains": "tx-console-ann", "steps": [{"status": 422}]}], "steps": [{"status": 200}]}
             """)
-        let config = TestBench.spoolConfig(handlers: recorder.crmHandler()) + (try Self.consoleSection(in: bench.directory))
+        // A SQLite handler too: the contact page reads its contact_field_history.
+        let config = TestBench.spoolConfig(handlers: recorder.crmHandler() + "  - type: sqlite\n    path: contacts.db\n")
+            + (try Self.consoleSection(in: bench.directory))
         let stack = try await bench.stack(config: config)
         try await stack.postAccepted(contactForm("tx-console-ann", email: "ann@example.com"))
         try await stack.postAccepted(contactForm("tx-console-bob", email: "bob@example.com"))

@@ -22,6 +22,9 @@ package final class Console: Sendable {
     let threads: Int
     /// The handlers as the overview shows them (no secret: see `ConsoleHandler`).
     let handlers: [ConsoleHandler]
+    /// The first SQLite handler's database, whose `contact_field_history` the contact page
+    /// reads; nil without one.
+    let historyDatabase: String?
     /// Peers whose `X-Forwarded-For` is believed (`verify.trusted_proxies`).
     let trustedProxies: [AddressRange]
     let logger: Logger
@@ -41,6 +44,9 @@ package final class Console: Sendable {
         threads = listener.threads
         handlers = listener.handlers.map { ConsoleHandler($0, rate: listener.rates[$0.name]) }
         trustedProxies = listener.verify.trustedProxies
+        historyDatabase = listener.handlers.first { $0.type == "sqlite" }.flatMap { handler in
+            (try? handler.options["path"]?.string()).map { handler.resolve(path: $0) }
+        }
         self.logger = logger
     }
 
@@ -130,11 +136,15 @@ package final class Console: Sendable {
                 return page(400, ConsoleView.message(title: "No contact", text: "The link names no contact key."))
             }
             let events = try spool.consoleEvents(Spool.EventFilter(contactKey: key), before: nil, limit: ConsoleView.contactEvents)
-            var history: [(event: Spool.ConsoleEvent, json: String)] = []
-            for event in events.reversed() {
-                if let found = try spool.consoleEvent(id: event.id) { history.append(found) }
+            var history = historyDatabase.flatMap { ConsoleFieldHistory.fromSQLite(path: $0, contactKey: key) }
+            if history == nil {
+                var stored: [(event: Spool.ConsoleEvent, json: String)] = []
+                for event in events.reversed() {
+                    if let found = try spool.consoleEvent(id: event.id) { stored.append(found) }
+                }
+                history = ConsoleFieldHistory.fromSpool(stored)
             }
-            return page(200, view.contact(layout, key: key, events: events, history: history))
+            return page(200, view.contact(layout, key: key, events: events, history: history ?? ConsoleFieldHistory.fromSpool([])))
         default:
             return page(404, ConsoleView.message(title: "Not found", text: "The console has no page here."))
         }

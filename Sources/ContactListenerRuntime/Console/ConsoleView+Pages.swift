@@ -206,29 +206,18 @@ extension ConsoleView {
             """)
     }
 
-    /// One contact: its events over time and how its fields changed across them.
-    func contact(_ layout: Layout, key: String, events: [Spool.ConsoleEvent], history: [(event: Spool.ConsoleEvent, json: String)]) -> HTML {
-        var changes: [(field: String, value: String?, event: Spool.ConsoleEvent)] = []
-        var last: [String: String?] = [:]
-        for item in history {
-            guard let decoded = try? ContactEvent(storedJSON: Array(item.json.utf8)) else { continue }
-            for field in decoded.fields {
-                let name = field.name ?? field.id ?? "?"
-                let key = field.id.map { "id:" + $0 } ?? "name:" + name
-                if let previous = last[key], previous == field.value { continue }
-                last[key] = field.value
-                changes.append((name, field.value, item.event))
-            }
-        }
+    /// One contact: its events over time and how its fields changed.
+    func contact(_ layout: Layout, key: String, events: [Spool.ConsoleEvent], history: ConsoleFieldHistory) -> HTML {
         let email = events.first?.email ?? "contact"
-        let rows = HTML.join(changes.reversed()) { change in
-            "<tr><td>\(change.field)</td><td>\(change.value)</td><td><a href=\"\(base)/events/\(change.event.id)\">#\(change.event.id)</a> \(ConsoleView.time(change.event.receivedAt))</td></tr>"
+        let rows = HTML.join(history.changes) { change -> HTML in
+            let event: HTML = change.eventID.map { "<a href=\"\(base)/events/\($0)\">#\($0)</a>" } ?? .empty
+            return "<tr><td>\(change.field)</td><td>\(change.old)</td><td>\(change.new)</td><td>\(change.at) \(event)</td></tr>"
         }
         let list: HTML = events.isEmpty ? "<p class=\"muted\">No event of this contact is in the spool.</p>" : eventTable(events)
         return frame(title: email, layout: layout, """
             <p class="muted">Contact key \(key) · the newest \(Self.contactEvents) events in the spool.</p>\
-            <h2>Events</h2>\(list)<h2>Fields over time</h2>\
-            <table><tr><th>Field</th><th>Value</th><th>Since event</th></tr>\(rows)</table>
+            <h2>Events</h2>\(list)<h2>Fields over time</h2><p class="muted">From \(history.source), newest first.</p>\
+            <table><tr><th>Field</th><th>Was</th><th>Became</th><th>When</th></tr>\(rows)</table>
             """)
     }
 }
