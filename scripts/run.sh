@@ -88,5 +88,13 @@ Next:
     (Automation → action "Synch Contact to Third Party" → URL).
   - Production: copy deploy/nginx/contact-listener.conf into your server block (it keeps the
     location private), and run the listener as a service (deploy/).
+  - A web console for events and dead letters (README "Console"): run
+      $bin console passwd admin
+    and add to $config
+      console:
+        path: /contact-listener/console
+        users:
+          <the line it printed>
+    then make run again and open $url/console.
   - Stop everything: make stop
 TEXT
