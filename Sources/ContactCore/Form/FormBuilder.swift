@@ -61,6 +61,11 @@ package struct FormBuilder: Sendable {
         self.limits = limits
         self.phpNameMangling = phpNameMangling
         self.arena = FormArena(capacity: capacity)
+        // Room for the usual depth at once: grown one append at a time, each array was
+        // reallocated twice per form.
+        path.reserveCapacity(8)
+        through.reserveCapacity(8)
+        segments.reserveCapacity(8)
     }
 
     /// The tree built so far.
