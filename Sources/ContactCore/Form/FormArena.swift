@@ -208,9 +208,16 @@ package struct FormArena: Sendable {
         // Room for the rest of the input: decoding never lengthens, and `decodeRun` writes
         // whole words only within that room. The unused part is given back below.
         let offset = reserveBytes(end - start)
-        let run = storage.withUnsafeMutableBufferPointer { all in
+        let decoded = storage.withUnsafeMutableBufferPointer { all in
             // In bounds: `reserveBytes` made `offset + (end - start)` at most `all.count`.
-            URLEncodedFormDecoder.decodeRun(from: start, to: end, into: all.baseAddress! + offset, hex: hex, stopAtEquals: false)
+            all.baseAddress.map {
+                URLEncodedFormDecoder.decodeRun(from: start, to: end, into: $0 + offset, hex: hex, stopAtEquals: false)
+            }
+        }
+        guard let run = decoded else {
+            // Unreachable: the buffer always holds at least 64 bytes.
+            byteCount = offset
+            return ((offset, 0), end)
         }
         byteCount = offset + run.count
         if run.nonASCII {
