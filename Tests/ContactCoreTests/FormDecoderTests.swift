@@ -184,6 +184,21 @@ struct FormDecoderTests {
         (#"this=1"#, #"{"this":"1"}"#),
         (#"GLOBALS=1"#, #"{"GLOBALS":"1"}"#),
         (#"_POST[x]=1"#, #"{"_POST":{"x":"1"}}"#),
+        // Consecutive names that share a prefix: the builder reuses the previous name's
+        // arrays for the shared part (FormBuilder), which must never reach a stale one.
+        (#"a[b][c]=1&a[b]=2&a[b][d]=3"#, #"{"a":{"b":{"d":"3"}}}"#),
+        (#"a[b][c]=1&a[b]x=2&a[b][d]=3"#, #"{"a":{"b":{"d":"3"}}}"#),
+        (#"a[b][c]=1&a[b][c=2&a[b][d]=3"#, #"{"a":{"b":{"d":"3"}}}"#),
+        (#"a[b][c]=1&a=2&a[b][d]=3"#, #"{"a":{"b":{"d":"3"}}}"#),
+        (#"a[b][c]=1&a[b][c][d]=2&a[b][c]=3"#, #"{"a":{"b":{"c":"3"}}}"#),
+        (#"a[][x][y]=1&a[][x][z]=2"#, #"{"a":[{"x":{"y":"1"}},{"x":{"z":"2"}}]}"#),
+        (#"a[ ][x]=1&a[ ][y]=2"#, #"{"a":[{"x":"1"},{"y":"2"}]}"#),
+        (#"a[b][d]=1&a[bc][e]=2"#, #"{"a":{"b":{"d":"1"},"bc":{"e":"2"}}}"#),
+        (#"a[1][x]=1&a[01][x]=2&a[1][y]=3"#, #"{"a":{"1":{"x":"1","y":"3"},"01":{"x":"2"}}}"#),
+        (#"a%5Bb%5D%5Bc%5D=1&a%5Bb%5D%5Bd%5D=2&a[b][e]=3"#, #"{"a":{"b":{"c":"1","d":"2","e":"3"}}}"#),
+        (#"a[b][c]%00[x]=1&a[b][c]%00[y]=2"#, #"{"a":{"b":{"c":"2"}}}"#),
+        (#"a[b][c%00d][e]=1&a[b][c%00d][f]=2"#, #"{"a":{"b":"2"}}"#),
+        (#"a.b[c][d]=1&a.b[c][e]=2&a b[c][f]=3"#, #"{"a_b":{"c":{"d":"1","e":"2","f":"3"}}}"#),
     ]
 
     @Test("matches parse_str + json_encode", arguments: phpCases)

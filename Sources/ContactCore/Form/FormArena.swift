@@ -64,7 +64,7 @@ package struct FormArena: Sendable {
     /// The nodes; node 0 is the top-level array.
     package private(set) var nodes: [Node]
     /// The bytes of every key and value: the first `byteCount` of `storage`, which is
-    /// allocated (zeroed) ahead and written through a pointer, so an append is a `memcpy`
+    /// allocated ahead (not zeroed) and written through a pointer, so an append is a `memcpy`
     /// and no generic `append(contentsOf:)` (about 100 instructions each, twice per variable).
     private var storage: [UInt8]
     /// How many bytes of `storage` hold keys and values.
@@ -78,8 +78,11 @@ package struct FormArena: Sendable {
     private var arrays: Int32 = 1
 
     /// Children of an array are found by walking them up to this many; beyond it, through
-    /// the index (a seeded hash, so colliding keys can't be forced).
-    private static let linearLimit: Int32 = 8
+    /// the index (a seeded hash, so colliding keys can't be forced). A walk compares lengths
+    /// first and costs a few instructions per child, less than hashing the key: 16 keeps a
+    /// contact's top level (about 10 sections) and its arrays out of the index (8 put the
+    /// top level in it: 7,000 instructions more per realistic payload, bench/profile).
+    private static let linearLimit: Int32 = 16
 
     private struct Slot: Sendable {
         var hash: Int
@@ -94,7 +97,8 @@ package struct FormArena: Sendable {
         nodes = []
         // About one node per 25 bytes of a form body; its values and keys are at most the body's.
         nodes.reserveCapacity(max(8, capacity / 24))
-        storage = [UInt8](repeating: 0, count: max(64, capacity))
+        // Not zeroed: only the first `byteCount` bytes are ever read, and each is written first.
+        storage = [UInt8](unsafeUninitializedCapacity: max(64, capacity)) { _, initialized in initialized = max(64, capacity) }
         nodes.append(Node(key: 0, keyLength: -1, value: Int.min, valueLength: -1, arrayID: 0))
     }
 
@@ -150,7 +154,12 @@ package struct FormArena: Sendable {
     /// else their repair (as `FormKey(bytes:)` repairs them), stored in the buffer.
     @inline(__always)
     package mutating func key(_ raw: UnsafeBufferPointer<UInt8>) -> Key {
-        if let number = FormKey.canonicalInteger(raw) { return .int(number) }
+        // Only a key that starts with a digit or `-` can be an integer: most are names, and
+        // this test is cheaper than the call.
+        if let first = raw.first, first &- UInt8(ascii: "0") < 10 || first == UInt8(ascii: "-"),
+           let number = FormKey.canonicalInteger(raw) {
+            return .int(number)
+        }
         if UTF8Validation.isValid(raw) { return .bytes(raw) }
         let stored = appendBytes(raw)
         return .stored(offset: stored.offset, count: stored.count)
@@ -190,60 +199,79 @@ package struct FormArena: Sendable {
         return repaired.withUnsafeBufferPointer { appendUnchecked($0) }
     }
 
-    /// Appends `raw` percent-decoded as PHP's `php_url_decode` does, then repaired to
-    /// valid UTF-8; returns its offset and length.
-    package mutating func appendPercentDecoded(_ raw: UnsafeBufferPointer<UInt8>) -> (offset: Int, count: Int) {
-        guard let base = raw.baseAddress, !raw.isEmpty else { return (byteCount, 0) }
-        if ByteSearch.firstIndex(of: UInt8(ascii: "%"), in: raw) == nil,
-           ByteSearch.firstIndex(of: UInt8(ascii: "+"), in: raw) == nil {
-            return appendBytes(raw)
+    /// Appends the URL-encoded value from `start` up to the first `&` (or `end`),
+    /// percent-decoded as PHP's `php_url_decode` does, then repaired to valid UTF-8;
+    /// returns its offset and length, and where it ended.
+    package mutating func appendPercentDecoded(
+        from start: UnsafePointer<UInt8>, to end: UnsafePointer<UInt8>, hex: UnsafePointer<UInt8>
+    ) -> (value: (offset: Int, count: Int), end: UnsafePointer<UInt8>) {
+        // Room for the rest of the input: decoding never lengthens, and `decodeRun` writes
+        // whole words only within that room. The unused part is given back below.
+        let offset = reserveBytes(end - start)
+        let decoded = storage.withUnsafeMutableBufferPointer { all in
+            // In bounds: `reserveBytes` made `offset + (end - start)` at most `all.count`.
+            all.baseAddress.map {
+                URLEncodedFormDecoder.decodeRun(from: start, to: end, into: $0 + offset, hex: hex, stopAtEquals: false)
+            }
         }
-        // Decoding never lengthens: room for the encoded length, decode, cut to size.
-        let offset = reserveBytes(raw.count)
-        let valid = storage.withUnsafeMutableBufferPointer { all -> Bool in
-            let target = all.baseAddress! + offset
-            let decoded = URLEncodedFormDecoder.percentDecode(base, count: raw.count, into: target)
-            byteCount = offset + decoded
-            return UTF8Validation.isValid(UnsafeBufferPointer(start: target, count: decoded))
-        }
-        if !valid {
-            let repaired = Array(String(decoding: storage[offset..<byteCount], as: UTF8.self).utf8)
+        guard let run = decoded else {
+            // Unreachable: the buffer always holds at least 64 bytes.
             byteCount = offset
-            return repaired.withUnsafeBufferPointer { appendUnchecked($0) }
+            return ((offset, 0), end)
         }
-        return (offset, byteCount - offset)
+        byteCount = offset + run.count
+        if run.nonASCII {
+            let valid = storage.withUnsafeBufferPointer { all in
+                UTF8Validation.isValid(UnsafeBufferPointer(rebasing: all[offset..<(offset + run.count)]))
+            }
+            if !valid {
+                let repaired = Array(String(decoding: storage[offset..<byteCount], as: UTF8.self).utf8)
+                byteCount = offset
+                return (repaired.withUnsafeBufferPointer { appendUnchecked($0) }, run.end)
+            }
+        }
+        return ((offset, run.count), run.end)
     }
 
     // MARK: PHP's array operations
 
     /// The child of `array` under `key`, if any.
+    ///
+    /// `find` and `insert` are inline: they run once or twice per variable, and their calls
+    /// measured 2 % of decoding a 500-field contact (bench/profile).
+    @inline(__always)
     package func find(_ key: Key, in array: NodeID) -> NodeID? {
-        let parent = nodes[Int(array)]
-        if parent.count == 0 { return nil }
-        if parent.sequential {
-            // Keys are 0..<count in order: only an integer key in range can be there.
-            guard case .int(let number) = key, number >= 0, number < Int(parent.count) else { return nil }
-            if number == Int(parent.count) - 1 { return parent.last }
-            if parent.list >= 0 { return lists[Int(parent.list)][number] }
+        nodes.withUnsafeBufferPointer { nodes in
+            // In bounds: `array`, its children and their `next` links are ids of nodes in the array.
+            let parent = nodes[Int(array)]
+            if parent.count == 0 { return nil }
+            if parent.sequential {
+                // Keys are 0..<count in order: only an integer key in range can be there.
+                guard case .int(let number) = key, number >= 0, number < Int(parent.count) else { return nil }
+                if number == Int(parent.count) - 1 { return parent.last }
+                if parent.list >= 0 { return lists[Int(parent.list)][number] }
+            }
+            if parent.indexed {
+                return lookup(key, arrayID: parent.arrayID)
+            }
+            var child = parent.first
+            while child >= 0 {
+                if matches(nodes[Int(child)], key) { return child }
+                child = nodes[Int(child)].next
+            }
+            return nil
         }
-        if parent.indexed {
-            return lookup(key, arrayID: parent.arrayID)
-        }
-        var child = parent.first
-        while child >= 0 {
-            let node = nodes[Int(child)]
-            if matches(node, key) { return child }
-            child = node.next
-        }
-        return nil
     }
 
     /// Sets `array[key]` to a leaf (an existing entry keeps its position; an array there is
     /// replaced, as PHP replaces it).
     package mutating func setLeaf(_ key: Key, in array: NodeID, value: (offset: Int, count: Int)) {
         if let existing = find(key, in: array) {
-            nodes[Int(existing)].value = value.offset
-            nodes[Int(existing)].valueLength = value.count
+            nodes.withUnsafeMutableBufferPointer { nodes in
+                // In bounds: `find` returned the id of a node in the array.
+                nodes[Int(existing)].value = value.offset
+                nodes[Int(existing)].valueLength = value.count
+            }
         } else {
             _ = insert(key, in: array, leaf: value)
         }
@@ -298,12 +326,15 @@ package struct FormArena: Sendable {
         arrays &+= 1
     }
 
+    @inline(__always)
     private mutating func insert(_ key: Key, in array: NodeID, leaf value: (offset: Int, count: Int)) -> NodeID {
         let id = NodeID(truncatingIfNeeded: nodes.count)
         var node = Node(key: 0, keyLength: -1, value: value.offset, valueLength: value.count)
+        var integer: Int? = nil
         switch key {
         case .int(let number):
             node.key = number
+            integer = number
         case .bytes(let raw):
             node.key = appendUnchecked(raw).offset
             node.keyLength = Int32(truncatingIfNeeded: raw.count)
@@ -312,35 +343,36 @@ package struct FormArena: Sendable {
             node.keyLength = Int32(truncatingIfNeeded: count)
         }
         nodes.append(node)
-        let parentIndex = Int(array)
-        var parent = nodes[parentIndex]
-        if case .int(let number) = key, number >= parent.value {
-            parent.value = number < Int.max ? number + 1 : Int.max
+        // The parent's bookkeeping in place, with one exclusive access to the nodes.
+        let parent = nodes.withUnsafeMutableBufferPointer { nodes -> Node in
+            // In bounds: `array` and its `last` child are ids of nodes in the array.
+            let parent = Int(array)
+            if let integer, integer >= nodes[parent].value {
+                nodes[parent].value = integer < Int.max ? integer + 1 : Int.max
+            }
+            if nodes[parent].sequential, integer != Int(nodes[parent].count) { nodes[parent].sequential = false }
+            let last = nodes[parent].last
+            if last >= 0 { nodes[Int(last)].next = id } else { nodes[parent].first = id }
+            nodes[parent].last = id
+            nodes[parent].count += 1
+            return nodes[parent]
         }
-        if parent.sequential {
-            if case .int(let number) = key, number == Int(parent.count) {} else { parent.sequential = false }
-        }
-        if parent.last >= 0 { nodes[Int(parent.last)].next = id } else { parent.first = id }
-        parent.last = id
-        parent.count += 1
         let arrayID = parent.arrayID
+        let parentIndex = Int(array)
         if parent.list >= 0 {
             if parent.sequential {
-                nodes[parentIndex] = parent
                 lists[Int(parent.list)].append(id)
                 return id
             }
             // No longer a list: its children go to the index.
-            parent.list = -1
-            parent.indexed = true
-            nodes[parentIndex] = parent
+            nodes[parentIndex].list = -1
+            nodes[parentIndex].indexed = true
             indexChildren(of: parentIndex, arrayID: arrayID)
         } else if parent.indexed {
-            nodes[parentIndex] = parent
             addToIndex(id, arrayID: arrayID)
         } else if parent.count > Self.linearLimit {
             if parent.sequential {
-                parent.list = Int32(truncatingIfNeeded: lists.count)
+                nodes[parentIndex].list = Int32(truncatingIfNeeded: lists.count)
                 var children: [NodeID] = []
                 children.reserveCapacity(Int(parent.count) * 2)
                 var child = parent.first
@@ -349,25 +381,12 @@ package struct FormArena: Sendable {
                     child = nodes[Int(child)].next
                 }
                 lists.append(children)
-                nodes[parentIndex] = parent
             } else {
-                parent.indexed = true
-                nodes[parentIndex] = parent
+                nodes[parentIndex].indexed = true
                 indexChildren(of: parentIndex, arrayID: arrayID)
             }
-        } else {
-            nodes[parentIndex] = parent
         }
         return id
-    }
-
-    /// True when the raw name segment `raw` names node `id` in its parent (the builder's
-    /// check of the open path). Stored bytes are valid UTF-8, so raw bytes equal to them are
-    /// their own key; an integer key is matched by its canonical text.
-    package func isKey(of id: NodeID, named raw: UnsafeBufferPointer<UInt8>) -> Bool {
-        let node = nodes[Int(id)]
-        if node.hasIntegerKey { return FormKey.canonicalInteger(raw) == node.key }
-        return matches(node, .bytes(raw))
     }
 
     // MARK: The index
@@ -386,15 +405,17 @@ package struct FormArena: Sendable {
             return node.keyLength < 0 && node.key == number
         case .bytes(let raw):
             guard Int(node.keyLength) == raw.count else { return false }
-            if raw.isEmpty { return true }
+            guard let other = raw.baseAddress else { return true }  // both empty
             return storage.withUnsafeBufferPointer { all in
-                memcmp(all.baseAddress! + node.key, raw.baseAddress!, raw.count) == 0
+                // In bounds: a node's key is a range of the stored bytes.
+                all.baseAddress.map { ByteSearch.commonPrefix($0 + node.key, other, count: raw.count) == raw.count } ?? false
             }
         case .stored(let offset, let count):
             guard Int(node.keyLength) == count else { return false }
             if count == 0 { return true }
             return storage.withUnsafeBufferPointer { all in
-                memcmp(all.baseAddress! + node.key, all.baseAddress! + offset, count) == 0
+                // In bounds: both are ranges of the stored bytes.
+                all.baseAddress.map { ByteSearch.commonPrefix($0 + node.key, $0 + offset, count: count) == count } ?? false
             }
         }
     }

@@ -37,65 +37,136 @@ package struct URLEncodedFormDecoder: Sendable {
 
     /// Decodes `input` into `builder`: `&`-separated pairs, split at the first `=`.
     ///
-    /// Separators are found with `memchr` and names decoded into one scratch buffer that
-    /// lives as long as the call: the byte loop is where the decoder spends its time.
+    /// One pass per pair: the name is decoded into a scratch buffer up to its `=` or `&`,
+    /// the value straight into the arena up to its `&` (`decodeRun`), so no separator is
+    /// searched for separately and no byte is read twice.
     package func decode(_ input: UnsafeBufferPointer<UInt8>, into builder: inout FormBuilder) throws(FormError) {
         guard let base = input.baseAddress, !input.isEmpty else { return }
-        var capacity = 256
-        var scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        // A decoded name is never longer than the rest of the input, and `decodeRun` writes
+        // whole words only where the input has as many bytes left: the input's size is room
+        // enough for any name.
+        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: input.count)
         defer { scratch.deallocate() }
-        var start = 0
-        let count = input.count
-        while start < count {
-            let separator = ByteSearch.firstIndex(of: UInt8(ascii: "&"), in: input, from: start) ?? count
-            if separator > start {
-                try builder.countVariable()
-                let equals = ByteSearch.firstIndex(of: UInt8(ascii: "="), in: input, from: start, to: separator)
-                let nameEnd = equals ?? separator
-                let valueStart = equals.map { $0 + 1 } ?? separator
-                if nameEnd - start > capacity {
-                    // A decoded name is never longer than its encoded form.
-                    scratch.deallocate()
-                    capacity = nameEnd - start
-                    scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        try Hex.values.withUnsafeBufferPointer { (hex) throws(FormError) in
+            guard let hex = hex.baseAddress else { return }
+            let end = base + input.count
+            var source = base
+            while source < end {
+                let name = Self.decodeRun(from: source, to: end, into: scratch, hex: hex, stopAtEquals: true)
+                let pairEnd: UnsafePointer<UInt8>
+                if name.end < end, name.end.pointee == UInt8(ascii: "=") {
+                    // The pair is not empty: it is counted before its value is stored.
+                    try builder.countVariable()
+                    pairEnd = try builder.register(
+                        name: UnsafeBufferPointer(start: scratch, count: name.count),
+                        encodedValueFrom: name.end + 1, to: end, hex: hex)
+                } else {
+                    pairEnd = name.end
+                    if pairEnd > source {
+                        try builder.countVariable()
+                        _ = try builder.register(
+                            name: UnsafeBufferPointer(start: scratch, count: name.count),
+                            encodedValueFrom: pairEnd, to: pairEnd, hex: hex)
+                    }
                 }
-                let nameLength = Self.percentDecode(base + start, count: nameEnd - start, into: scratch)
-                try builder.register(
-                    name: UnsafeBufferPointer(start: scratch, count: nameLength),
-                    encodedValue: UnsafeBufferPointer(start: base + valueStart, count: separator - valueStart))
+                source = pairEnd + 1
             }
-            start = separator + 1
         }
     }
 
-    /// PHP's `php_url_decode`: `+` is a space, `%XX` with two hex digits is a byte,
-    /// and any other `%` stays literal. Writes at most `count` bytes; returns how many.
+    /// Where `decodeRun` stopped: at the `&` (or `=`) that ended the run, or at the end.
+    struct Run {
+        /// The separator that ended the run, or the end of the input.
+        var end: UnsafePointer<UInt8>
+        /// How many decoded bytes were written.
+        var count: Int
+        /// True when a written byte is 0x80 or above (only then is UTF-8 validated).
+        var nonASCII: Bool
+    }
+
+    /// Decodes as `percentDecode` does from `start` up to the first `&` (with `stopAtEquals`,
+    /// the first `=` too) or `end`, writing to `output`.
     ///
-    /// One comparison per plain byte: `%` and `+` are told apart only when the byte is one
-    /// of them. (Copying 8-byte runs at once measured slower here: a form name has a `%5B`
-    /// every few bytes, so the runs are short.)
+    /// Eight bytes at a time: a word is copied whole and tested for a byte below `,` or an
+    /// `=`; `http_build_query` leaves only `%`, `&` and `+` below `,` unencoded, so a flagged
+    /// byte is nearly always one that matters, and a run of plain bytes costs one test per
+    /// word. (Turning a word's `+`s into spaces in the word itself measured slower.) The word store may write up to 7 bytes past the decoded run, never past
+    /// `output + (end - start)`: the caller provides that much room.
+    @inline(__always)
+    static func decodeRun(
+        from start: UnsafePointer<UInt8>, to end: UnsafePointer<UInt8>, into output: UnsafeMutablePointer<UInt8>,
+        hex: UnsafePointer<UInt8>, stopAtEquals: Bool
+    ) -> Run {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var source = start
+        var target = output
+        var seen: UInt64 = 0
+        while true {
+            while end - source >= 8 {
+                // In bounds: 8 bytes remain at `source`, and `target` is no further into
+                // `output` than `source` is into the input, so 8 bytes remain there too.
+                let raw = UnsafeRawPointer(source).loadUnaligned(as: UInt64.self)
+                UnsafeMutableRawPointer(target).storeBytes(of: raw, as: UInt64.self)
+                let word = UInt64(littleEndian: raw)
+                // The classic "has a byte less than n" test (exact for the lowest flagged byte).
+                var flags = (word &- ones &* 0x2C) & ~word & highs
+                if stopAtEquals {
+                    let equals = word ^ (ones &* 0x3D)
+                    flags |= (equals &- ones) & ~equals & highs
+                }
+                if flags == 0 {
+                    seen |= word
+                    source += 8
+                    target += 8
+                    continue
+                }
+                let plain = flags.trailingZeroBitCount >> 3
+                seen |= word & ((1 &<< (UInt64(plain) &* 8)) &- 1)
+                source += plain
+                target += plain
+                break
+            }
+            guard source < end else { break }
+            var byte = source.pointee
+            if byte == UInt8(ascii: "&") || (stopAtEquals && byte == UInt8(ascii: "=")) { break }
+            source += 1
+            if byte == UInt8(ascii: "+") {
+                byte = UInt8(ascii: " ")
+            } else if byte == UInt8(ascii: "%"), end - source >= 2 {
+                let high = hex[Int(source[0])]
+                let low = hex[Int(source[1])]
+                if (high | low) & 0x80 == 0 {
+                    byte = high << 4 | low
+                    source += 2
+                }
+            }
+            target.pointee = byte
+            target += 1
+            seen |= UInt64(byte)
+        }
+        return Run(end: source, count: target - output, nonASCII: seen & highs != 0)
+    }
+
+    /// PHP's `php_url_decode`: `+` is a space, `%XX` with two hex digits is a byte,
+    /// and any other `%` stays literal. Writes at most `count` bytes (never in place:
+    /// `decodeRun` writes whole words ahead of what it has read); returns how many.
     static func percentDecode(_ input: UnsafePointer<UInt8>, count: Int, into output: UnsafeMutablePointer<UInt8>) -> Int {
         Hex.values.withUnsafeBufferPointer { hex in
-            var source = input
+            guard let hex = hex.baseAddress else { return 0 }
             let end = input + count
+            var source = input
             var target = output
-            while source < end {
-                var byte = source.pointee
-                source += 1
-                if byte <= UInt8(ascii: "+") {
-                    if byte == UInt8(ascii: "+") {
-                        byte = UInt8(ascii: " ")
-                    } else if byte == UInt8(ascii: "%"), end - source >= 2 {
-                        let high = hex[Int(source[0])]
-                        let low = hex[Int(source[1])]
-                        if (high | low) & 0x80 == 0 {
-                            byte = high << 4 | low
-                            source += 2
-                        }
-                    }
-                }
-                target.pointee = byte
+            while true {
+                // In bounds: `target` is never further into `output` than `source` is into
+                // `input`, which is the room `decodeRun` needs.
+                let run = decodeRun(from: source, to: end, into: target, hex: hex, stopAtEquals: false)
+                target += run.count
+                guard run.end < end else { break }
+                // A run stops at `&`, which is an ordinary byte here.
+                target.pointee = run.end.pointee
                 target += 1
+                source = run.end + 1
             }
             return target - output
         }
@@ -104,12 +175,13 @@ package struct URLEncodedFormDecoder: Sendable {
     /// Percent-decodes `text` into bytes exactly as the decoder decodes a name or value (the
     /// `token` rule must see the same bytes the decoder would have).
     package static func percentDecodedBytes(_ text: some StringProtocol) -> [UInt8] {
-        var input = Array(text.utf8)
-        return input.withUnsafeMutableBufferPointer { buffer in
+        let input = Array(text.utf8)
+        return input.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return [] }
-            // Decoding never lengthens: decode in place.
-            let count = percentDecode(base, count: buffer.count, into: base)
-            return Array(buffer.prefix(count))
+            // Decoding never lengthens: room for the input's length.
+            return [UInt8](unsafeUninitializedCapacity: buffer.count) { output, initialized in
+                initialized = output.baseAddress.map { percentDecode(base, count: buffer.count, into: $0) } ?? 0
+            }
         }
     }
 

@@ -6,7 +6,8 @@ import Darwin
 
 /// Finding bytes in a buffer, with `memchr`: the form decoder's separators and brackets, the
 /// FastCGI params' `=`, the multipart parser's boundaries and the JSON-lines handler's
-/// in-doubt check share it.
+/// in-doubt check share it; and comparing two buffers' leading bytes (the form builder's
+/// names and the arena's keys).
 package enum ByteSearch {
     /// The first index of `byte` in `input[start..<end]` (`end` defaults to the whole buffer).
     @inline(__always)
@@ -14,6 +15,23 @@ package enum ByteSearch {
         let end = end ?? input.count
         guard end > start, let base = input.baseAddress, let found = memchr(base + start, Int32(byte), end - start) else { return nil }
         return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
+    }
+
+    /// How many leading bytes `a` and `b` share, of their first `count` (both hold at least
+    /// `count`); compared 8 at a time, inline: a form's keys are a few bytes long, shorter
+    /// than a `memcmp` call costs.
+    @inline(__always)
+    package static func commonPrefix(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, count: Int) -> Int {
+        var position = 0
+        // In bounds: a word is read only while 8 of the `count` bytes remain.
+        while count - position >= 8 {
+            let difference = UnsafeRawPointer(a + position).loadUnaligned(as: UInt64.self)
+                ^ UnsafeRawPointer(b + position).loadUnaligned(as: UInt64.self)
+            if difference != 0 { return position + UInt64(littleEndian: difference).trailingZeroBitCount >> 3 }
+            position += 8
+        }
+        while position < count, a[position] == b[position] { position += 1 }
+        return position
     }
 
     /// The first index of `needle` in `input` at or after `start`, in time linear in the

@@ -6,10 +6,26 @@
 /// so the common case (ASCII, or valid accents) costs a scan 8 bytes at a time.
 package enum UTF8Validation {
     /// True when `bytes` are well-formed UTF-8.
+    ///
+    /// Inline up to the first byte above 0x7F: most keys are short and ASCII, and the call
+    /// would cost more than the check.
+    @inline(__always)
     package static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         let count = bytes.count
         var position = 0
+        // In bounds: a word is read only while 8 bytes remain.
+        while count - position >= 8,
+              UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+            position += 8
+        }
+        while position < count, base[position] < 0x80 { position += 1 }
+        return position == count || isValid(base, from: position, count: count)
+    }
+
+    /// `isValid` from `position` on (a byte above 0x7F).
+    private static func isValid(_ base: UnsafePointer<UInt8>, from start: Int, count: Int) -> Bool {
+        var position = start
         while position < count {
             // ASCII runs, 8 bytes at a time.
             while position + 8 <= count,
