@@ -34,13 +34,16 @@ struct ConsoleFieldHistory: Sendable {
         defer { try? queue.close() }
         let rows = try? queue.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT COALESCE(field_name, field_id, '?') AS field, old_value, new_value, changed_at FROM contact_field_history
+                SELECT substr(COALESCE(field_name, field_id, '?'), 1, 200) AS field, substr(old_value, 1, 2000) AS old_value,
+                  substr(new_value, 1, 2000) AS new_value, changed_at FROM contact_field_history
                 WHERE contact_key = ? ORDER BY changed_at DESC, event_key DESC LIMIT ?
                 """, arguments: [key, limit])
         }
         guard let rows else { return nil }
         return ConsoleFieldHistory(source: "the SQLite handler's contact_field_history (\(path))", changes: rows.map { row in
-            Change(field: row["field"], old: row["old_value"], new: row["new_value"], at: row["changed_at"], eventID: nil)
+            // Optional reads throughout: a table shaped differently must not stop the process.
+            Change(field: row["field"] as String? ?? "?", old: row["old_value"], new: row["new_value"],
+                   at: row["changed_at"] as String? ?? "", eventID: nil)
         })
     }
 

@@ -30,20 +30,15 @@ struct ConsoleHandler: Sendable {
         self.rate = rate.map { $0.period % 1000 == 0 ? "\($0.count)/\($0.period / 1000)s" : "\($0.count)/\($0.period)ms" }
     }
 
-    /// `url` without user information, query and fragment (`RedactedURL`), and of its path
-    /// only the first segment: webhook URLs carry their secret in the path
-    /// (`https://hooks.example.com/services/T0/B0/SECRET` shows as
-    /// `https://hooks.example.com/services/…`).
+    /// `url` as `scheme://host[:port]/…`: no user information, no path, no query, no
+    /// fragment. Webhook and bot URLs carry their secret in the path
+    /// (`https://hooks.example.com/services/T0/B0/SECRET`, `https://api.telegram.org/botSECRET/…`),
+    /// so no part of the path is shown. A reference without a host shows as `/…`.
     static func redact(url: String) -> String {
         let shown = RedactedURL(url).description
-        var pathStart = shown.startIndex
-        if let scheme = shown.range(of: "://") {
-            guard let slash = shown[scheme.upperBound...].firstIndex(of: "/") else { return shown }
-            pathStart = slash
-        }
-        let segments = shown[pathStart...].split(separator: "/", omittingEmptySubsequences: true)
-        guard segments.count > 1 else { return shown }
-        return String(shown[..<pathStart]) + "/" + segments[0] + "/…"
+        guard let scheme = shown.range(of: "://") else { return shown.isEmpty ? "" : "/…" }
+        let authorityEnd = shown[scheme.upperBound...].firstIndex(of: "/") ?? shown.endIndex
+        return String(shown[..<authorityEnd]) + "/…"
     }
 
     /// `text` (an error message) with every URL in it redacted.

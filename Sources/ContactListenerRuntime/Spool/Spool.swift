@@ -155,7 +155,6 @@ package final class Spool: Sendable {
                 CREATE TABLE console_sessions (
                   id_hash TEXT PRIMARY KEY,            -- SHA-256 of the cookie's token, hex
                   user TEXT NOT NULL,
-                  credential TEXT NOT NULL,            -- SHA-256 of the user's hash at login: a new password ends it
                   csrf TEXT NOT NULL,                  -- the token every POST form carries
                   created_at INTEGER NOT NULL,         -- Unix ms
                   seen_at INTEGER NOT NULL             -- Unix ms, refreshed at most once a minute
@@ -166,6 +165,11 @@ package final class Spool: Sendable {
                 );
                 CREATE INDEX console_failures_subject ON console_failures(subject, at);
                 """)
+        }
+        migrator.registerMigration("v6") { db in
+            // A session remembers the SHA-256 of its user's hash at login, so a new password
+            // ends it (`ConsoleSessions.find`). Sessions from before have none and end.
+            try db.execute(sql: "ALTER TABLE console_sessions ADD COLUMN credential TEXT NOT NULL DEFAULT ''")
         }
         return migrator
     }
