@@ -1,7 +1,6 @@
 import ContactListenerKit
 import ContactListenerRuntime
 import ListenerSupport
-import ListenerSupport
 import ArgumentParser
 #if canImport(Glibc)
 import Glibc
@@ -57,8 +56,8 @@ extension ContactListener {
                 Runtime.complain("\(error)")
                 throw ExitCode(1)
             }
-            let token = Self.randomHex(16)
-            let secretPath = "/contact-listener-\(Self.randomHex(6))"
+            let token = SecureRandom.hex(bytes: 16)
+            let secretPath = "/contact-listener-\(SecureRandom.hex(bytes: 6))"
             let group = Self.webServerGroup()
             var written: [String] = []
             func write(_ name: String, _ text: String, mode: mode_t = 0o640) throws {
@@ -186,13 +185,6 @@ extension ContactListener {
             return path == "." ? cwd : "\(cwd)/\(path)"
         }
 
-        static func randomHex(_ bytes: Int) -> String {
-            var generator = SystemRandomNumberGenerator()
-            return (0..<bytes).map { _ in
-                let byte = UInt8.random(in: 0...255, using: &generator)
-                return (byte < 16 ? "0" : "") + String(byte, radix: 16)
-            }.joined()
-        }
 
         /// `www-data` (Debian), `nginx` or `apache` when such a group exists.
         static func webServerGroup() -> String {

@@ -1,7 +1,6 @@
 import ContactListenerKit
 import ContactListenerRuntime
 import ListenerSupport
-import ListenerSupport
 import ArgumentParser
 
 extension ContactListener {

@@ -1,5 +1,6 @@
 import ContactListenerKit
 import ContactListenerSQL
+import ListenerSupport
 @preconcurrency import GRDB
 
 /// The console's logins, kept in the spool's database (tables `console_sessions` and
@@ -38,17 +39,8 @@ struct ConsoleSessions: Sendable {
         let csrf: String
     }
 
-    /// 32 bytes from the system's CSPRNG (getrandom), hex.
-    static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(32)
-        for _ in 0..<4 {
-            let word = generator.next()
-            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
-        }
-        return Hex.encode(bytes)
-    }
+    /// 32 bytes from the system's CSPRNG, hex.
+    static func randomToken() -> String { SecureRandom.hex(bytes: 32) }
 
     /// Starts a session for `user`, whose configured hash is `hash`; returns the cookie's
     /// token and the session.

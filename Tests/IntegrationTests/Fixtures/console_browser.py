@@ -31,7 +31,14 @@ def check(name, ok, detail=""):
     print(json.dumps({"check": name, "ok": bool(ok), "detail": str(detail)[:500]}), flush=True)
 
 
+def loaded():
+    """Waits until the current page has loaded whole (a loaded machine can be slow)."""
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete"
+                                    and d.find_elements(By.TAG_NAME, "h1"))
+
+
 def h1():
+    loaded()
     return driver.find_element(By.TAG_NAME, "h1").text
 
 
@@ -43,7 +50,8 @@ def navigating(element):
     """Clicks `element` and waits until the next page has replaced this one."""
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    loaded()
 
 
 def submit(form_selector):
@@ -105,7 +113,8 @@ try:
         }
         document.body.appendChild(form); form.submit();
     """, base, handler, event_url.rsplit("/", 1)[-1])
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    loaded()
     check("post-without-csrf-token-refused", h1() == "Refused", h1())
 
     # A cross-site page posting to the console: the browser sends no cookie (SameSite=Strict)
