@@ -121,7 +121,7 @@ package final class Console: Sendable {
             guard let id = Int64(event.dropFirst("/events/".count)), let found = try spool.consoleEvent(id: id) else {
                 return page(404, ConsoleView.message(title: "No such event", text: "It is not in the spool (purged after spool.retention, or never stored)."))
             }
-            let deliveries = try spool.consoleDeliveries(eventID: id).map { delivery in
+            let deliveries = try spool.list(eventID: id).map { delivery in
                 (delivery, try spool.heldBy(delivery, contactKey: found.event.contactKey))
             }
             return page(200, view.event(layout, event: found.event, json: found.json, deliveries: deliveries))
@@ -129,7 +129,7 @@ package final class Console: Sendable {
             let names = handlers.map(\.name)
             let handler = query["handler"].flatMap { names.contains($0) ? $0 : nil } ?? names.first ?? ""
             let state: DeliveryState = query["state"] == "failed" ? .failed : .dead
-            let rows = try spool.consoleDeliveries(handler: handler, states: [state], before: query["before"].flatMap { Int64($0) }, limit: ConsoleView.pageSize)
+            let rows = try spool.list(state: state, handler: handler, before: query["before"].flatMap { Int64($0) }, limit: ConsoleView.pageSize)
             return page(200, view.failures(layout, handler: handler, handlers: names, state: state, rows: rows))
         case "/contact":
             guard let key = query["key"], key.utf8.count == 64, key.utf8.allSatisfy({ Hex.value($0) != nil }) else {

@@ -77,7 +77,7 @@ extension ConsoleView {
     }
 
     /// One event: its contact and sections as tables, each handler's delivery, the JSON.
-    func event(_ layout: Layout, event: Spool.ConsoleEvent, json: String, deliveries: [(delivery: Spool.ConsoleDelivery, heldBy: Int64?)]) -> HTML {
+    func event(_ layout: Layout, event: Spool.ConsoleEvent, json: String, deliveries: [(delivery: Spool.Entry, heldBy: Int64?)]) -> HTML {
         var sections = HTML.empty
         if let decoded = try? ContactEvent(storedJSON: Array(json.utf8)) {
             for section in EventSection.all {
@@ -154,7 +154,7 @@ extension ConsoleView {
     }
 
     /// Dead letters (or failing deliveries) of one handler, with retry and purge.
-    func failures(_ layout: Layout, handler: String, handlers: [String], state: DeliveryState, rows: [Spool.ConsoleDelivery]) -> HTML {
+    func failures(_ layout: Layout, handler: String, handlers: [String], state: DeliveryState, rows: [Spool.Entry]) -> HTML {
         let from: ReturnPage = state == .dead ? .dead : .failed
         let tabs = HTML.join(handlers) { name -> HTML in
             name == handler ? "<b>\(name)</b> " : "<a href=\"\(base)/failures?handler=\(query: name)&amp;state=\(state.rawValue)\">\(name)</a> "

@@ -108,61 +108,10 @@ extension Spool {
         }
     }
 
-    /// One delivery as the console shows it.
-    struct ConsoleDelivery: Sendable {
-        /// The event's spool id.
-        var eventID: Int64
-        /// The handler.
-        var handler: String
-        /// Its state.
-        var state: DeliveryState
-        /// Attempts made.
-        var attempts: Int
-        /// When the next attempt falls due (Unix ms); `Spool.parked` while it waits for an
-        /// earlier event of its contact.
-        var nextAttemptAt: Int64
-        /// The last error.
-        var lastError: String?
-        /// When the event was received (Unix ms).
-        var receivedAt: Int64
-        /// The event's transaction id.
-        var transactionID: String?
-        /// The contact's email.
-        var email: String?
-    }
-
-    /// Deliveries of event `eventID`, or of `handler` in `states` newest first below
-    /// `before` (an event id).
-    func consoleDeliveries(eventID: Int64? = nil, handler: String? = nil, states: [DeliveryState] = [], before: Int64? = nil, limit: Int = 100) throws -> [ConsoleDelivery] {
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
-        if let eventID { conditions.append("d.event_id = ?"); arguments += [eventID] }
-        if let handler { conditions.append("d.handler = ?"); arguments += [handler] }
-        if !states.isEmpty {
-            conditions.append("d.state IN (\(states.map { _ in "?" }.joined(separator: ", ")))")
-            for state in states { arguments += [state.rawValue] }
-        }
-        if let before { conditions.append("d.event_id < ?"); arguments += [before] }
-        arguments += [limit]
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        return try database.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT d.event_id, d.handler, d.state, d.attempts, d.next_attempt_at, d.last_error, e.received_at, e.transaction_id, e.email
-                FROM deliveries d JOIN events e ON e.id = d.event_id \(filter)
-                ORDER BY d.event_id DESC, d.handler LIMIT ?
-                """, arguments: arguments).map { row in
-                ConsoleDelivery(
-                    eventID: row["event_id"], handler: row["handler"], state: DeliveryState(rawValue: row["state"]) ?? .pending,
-                    attempts: row["attempts"], nextAttemptAt: row["next_attempt_at"], lastError: row["last_error"],
-                    receivedAt: row["received_at"], transactionID: row["transaction_id"], email: row["email"])
-            }
-        }
-    }
-
     /// The event a pending or failed delivery waits behind: the earliest open delivery of
     /// the same contact to the same handler (per-contact order); nil when it waits for
     /// nobody.
-    func heldBy(_ delivery: ConsoleDelivery, contactKey: String?) throws -> Int64? {
+    func heldBy(_ delivery: Entry, contactKey: String?) throws -> Int64? {
         guard let contactKey, delivery.state == .pending || delivery.state == .failed else { return nil }
         return try database.read { db in
             try Int64.fetchOne(db, sql: """
@@ -173,7 +122,8 @@ extension Spool {
     }
 
     /// Puts the dead or failed deliveries of `handler` for `eventIDs` back in line now;
-    /// returns how many. A delivery behind an open one of its contact stays parked.
+    /// returns how many. One behind an open delivery of its contact still waits for it
+    /// (the claim's order check).
     func retry(eventIDs: [Int64], handler: String, now: Int64 = Clock.milliseconds()) throws -> Int {
         var count = 0
         for eventID in eventIDs { count += try retry(eventID: eventID, handler: handler, now: now) }

@@ -543,28 +543,33 @@ package final class Spool: Sendable {
         package var transactionID: String?
         /// When it was received (Unix ms).
         package var receivedAt: Int64
-        /// When the next attempt falls due (Unix ms).
+        /// When the next attempt falls due (Unix ms); `Spool.parked` while it waits for an
+        /// earlier event of its contact.
         package var nextAttemptAt: Int64
+        /// The contact's email as the console searches it (nil for events from before v5).
+        package var email: String?
     }
 
-    /// Deliveries, newest first, filtered by state, handler and event.
-    package func list(state: DeliveryState? = nil, handler: String? = nil, eventID: Int64? = nil, limit: Int = 100) throws -> [Entry] {
+    /// Deliveries, newest first, filtered by state, handler and event, and below event id
+    /// `before` (the console's next page).
+    package func list(state: DeliveryState? = nil, handler: String? = nil, eventID: Int64? = nil, before: Int64? = nil, limit: Int = 100) throws -> [Entry] {
         try database.read { db in
             var conditions: [String] = []
             var arguments: StatementArguments = []
             if let state { conditions.append("d.state = ?"); arguments += [state.rawValue] }
             if let handler { conditions.append("d.handler = ?"); arguments += [handler] }
             if let eventID { conditions.append("d.event_id = ?"); arguments += [eventID] }
+            if let before { conditions.append("d.event_id < ?"); arguments += [before] }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             arguments += [limit]
             return try Row.fetchAll(db, sql: """
-                SELECT d.event_id, d.handler, d.state, d.attempts, d.last_error, d.next_attempt_at, e.transaction_id, e.received_at
+                SELECT d.event_id, d.handler, d.state, d.attempts, d.last_error, d.next_attempt_at, e.transaction_id, e.received_at, e.email
                 FROM deliveries d JOIN events e ON e.id = d.event_id \(filter)
                 ORDER BY d.event_id DESC, d.handler LIMIT ?
                 """, arguments: arguments).map { row in
                 Entry(eventID: row["event_id"], handler: row["handler"], state: DeliveryState(rawValue: row["state"]) ?? .pending,
                       attempts: row["attempts"], lastError: row["last_error"], transactionID: row["transaction_id"],
-                      receivedAt: row["received_at"], nextAttemptAt: row["next_attempt_at"])
+                      receivedAt: row["received_at"], nextAttemptAt: row["next_attempt_at"], email: row["email"])
             }
         }
     }
